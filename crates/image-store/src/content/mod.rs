@@ -1,0 +1,1 @@
+//! Content store: blobs by digest, ingests, atomic commit.

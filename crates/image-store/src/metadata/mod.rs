@@ -1,0 +1,1 @@
+//! SQLite metadata shared by concurrent strata processes.

@@ -1,0 +1,1 @@
+//! Registry client: OCI distribution / Docker Registry v2.

@@ -1,0 +1,1 @@
+//! Layer snapshots by ChainID and union views.

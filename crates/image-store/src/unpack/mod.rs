@@ -1,0 +1,1 @@
+//! Decompression and safe tar application in overlay form.

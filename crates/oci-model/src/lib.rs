@@ -1,0 +1,15 @@
+//! Pure data and parsing for OCI / Docker images. No I/O, no async.
+//!
+//! Everything content-addressed keeps its raw bytes: digests are always computed over
+//! the bytes as received, never over a re-serialization.
+
+pub mod digest;
+pub mod error;
+pub mod image_config;
+pub mod manifest;
+pub mod media_type;
+pub mod platform;
+pub mod reference;
+
+pub use digest::{Digest, Sha256Writer};
+pub use error::{Error, ErrorKind, Result};
