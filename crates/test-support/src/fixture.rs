@@ -40,26 +40,65 @@ pub struct Meta {
 
 impl Default for Meta {
     fn default() -> Meta {
-        Meta { uid: 0, gid: 0, mtime: FIXED_MTIME, xattrs: Vec::new() }
+        Meta {
+            uid: 0,
+            gid: 0,
+            mtime: FIXED_MTIME,
+            xattrs: Vec::new(),
+        }
     }
 }
 
 /// One entry of a layer tar. Paths are archive paths; a leading `/` is dropped.
 #[derive(Debug, Clone)]
 pub enum Entry {
-    File { path: String, data: Vec<u8>, mode: u32, meta: Meta },
-    Dir { path: String, mode: u32, meta: Meta },
-    Symlink { path: String, target: String, meta: Meta },
+    File {
+        path: String,
+        data: Vec<u8>,
+        mode: u32,
+        meta: Meta,
+    },
+    Dir {
+        path: String,
+        mode: u32,
+        meta: Meta,
+    },
+    Symlink {
+        path: String,
+        target: String,
+        meta: Meta,
+    },
     /// `target` is the archive path of an earlier entry.
-    Hardlink { path: String, target: String, meta: Meta },
+    Hardlink {
+        path: String,
+        target: String,
+        meta: Meta,
+    },
     /// Deletes `path` from lower layers: writes `<parent>/.wh.<name>`.
-    Whiteout { path: String },
+    Whiteout {
+        path: String,
+    },
     /// Hides everything lower layers have under `dir`: writes `<dir>/.wh..wh..opq`.
-    Opaque { dir: String },
-    CharDev { path: String, major: u32, minor: u32, mode: u32, meta: Meta },
-    Fifo { path: String, mode: u32, meta: Meta },
+    Opaque {
+        dir: String,
+    },
+    CharDev {
+        path: String,
+        major: u32,
+        minor: u32,
+        mode: u32,
+        meta: Meta,
+    },
+    Fifo {
+        path: String,
+        mode: u32,
+        meta: Meta,
+    },
     /// A header written as is (no path validation), for malicious-archive tests.
-    Raw { header: Box<tar::Header>, data: Vec<u8> },
+    Raw {
+        header: Box<tar::Header>,
+        data: Vec<u8>,
+    },
 }
 
 fn clean(path: &str) -> String {
@@ -69,21 +108,43 @@ fn clean(path: &str) -> String {
 impl Entry {
     /// A regular file, mode 0644.
     pub fn file(path: &str, data: impl Into<Vec<u8>>) -> Entry {
-        Entry::File { path: clean(path), data: data.into(), mode: 0o644, meta: Meta::default() }
+        Entry::File {
+            path: clean(path),
+            data: data.into(),
+            mode: 0o644,
+            meta: Meta::default(),
+        }
     }
     /// An executable file, mode 0755.
     pub fn exec(path: &str, data: impl Into<Vec<u8>>) -> Entry {
-        Entry::File { path: clean(path), data: data.into(), mode: 0o755, meta: Meta::default() }
+        Entry::File {
+            path: clean(path),
+            data: data.into(),
+            mode: 0o755,
+            meta: Meta::default(),
+        }
     }
     /// A directory, mode 0755.
     pub fn dir(path: &str) -> Entry {
-        Entry::Dir { path: clean(path), mode: 0o755, meta: Meta::default() }
+        Entry::Dir {
+            path: clean(path),
+            mode: 0o755,
+            meta: Meta::default(),
+        }
     }
     pub fn symlink(path: &str, target: &str) -> Entry {
-        Entry::Symlink { path: clean(path), target: target.to_string(), meta: Meta::default() }
+        Entry::Symlink {
+            path: clean(path),
+            target: target.to_string(),
+            meta: Meta::default(),
+        }
     }
     pub fn hardlink(path: &str, target: &str) -> Entry {
-        Entry::Hardlink { path: clean(path), target: clean(target), meta: Meta::default() }
+        Entry::Hardlink {
+            path: clean(path),
+            target: clean(target),
+            meta: Meta::default(),
+        }
     }
     pub fn whiteout(path: &str) -> Entry {
         Entry::Whiteout { path: clean(path) }
@@ -92,16 +153,34 @@ impl Entry {
         Entry::Opaque { dir: clean(dir) }
     }
     pub fn char_dev(path: &str, major: u32, minor: u32) -> Entry {
-        Entry::CharDev { path: clean(path), major, minor, mode: 0o666, meta: Meta::default() }
+        Entry::CharDev {
+            path: clean(path),
+            major,
+            minor,
+            mode: 0o666,
+            meta: Meta::default(),
+        }
     }
     pub fn fifo(path: &str) -> Entry {
-        Entry::Fifo { path: clean(path), mode: 0o644, meta: Meta::default() }
+        Entry::Fifo {
+            path: clean(path),
+            mode: 0o644,
+            meta: Meta::default(),
+        }
     }
 
     /// A raw header whose name and link name bytes (at most 100 each) are stored verbatim, e.g.
     /// `../escape`, `/etc/passwd` or a symlink pointing outside the root.
-    pub fn raw(kind: tar::EntryType, name: &[u8], link_name: &[u8], data: impl Into<Vec<u8>>) -> Entry {
-        assert!(name.len() <= 100 && link_name.len() <= 100, "raw names are limited to 100 bytes");
+    pub fn raw(
+        kind: tar::EntryType,
+        name: &[u8],
+        link_name: &[u8],
+        data: impl Into<Vec<u8>>,
+    ) -> Entry {
+        assert!(
+            name.len() <= 100 && link_name.len() <= 100,
+            "raw names are limited to 100 bytes"
+        );
         let data = data.into();
         let mut header = tar::Header::new_gnu();
         header.set_entry_type(kind);
@@ -116,7 +195,10 @@ impl Entry {
         old.linkname = [0; 100];
         old.linkname[..link_name.len()].copy_from_slice(link_name);
         header.set_cksum();
-        Entry::Raw { header: Box::new(header), data }
+        Entry::Raw {
+            header: Box::new(header),
+            data,
+        }
     }
 
     fn meta_mut(&mut self) -> Option<&mut Meta> {
@@ -158,9 +240,10 @@ impl Entry {
     /// Sets the permission bits of files, directories, devices and FIFOs.
     pub fn mode(mut self, new_mode: u32) -> Entry {
         match &mut self {
-            Entry::File { mode, .. } | Entry::Dir { mode, .. } | Entry::CharDev { mode, .. } | Entry::Fifo { mode, .. } => {
-                *mode = new_mode
-            }
+            Entry::File { mode, .. }
+            | Entry::Dir { mode, .. }
+            | Entry::CharDev { mode, .. }
+            | Entry::Fifo { mode, .. } => *mode = new_mode,
             _ => {}
         }
         self
@@ -242,7 +325,9 @@ pub fn layer_tar(entries: &[Entry]) -> Result<Vec<u8>> {
             b.append_data(&mut h, "PaxHeaders/xattrs", records.as_slice())?;
         }
         match entry {
-            Entry::File { path, data, mode, .. } => {
+            Entry::File {
+                path, data, mode, ..
+            } => {
                 let mut h = base_header(tar::EntryType::Regular, *mode, &meta);
                 h.set_size(data.len() as u64);
                 b.append_data(&mut h, path, data.as_slice())?;
@@ -270,10 +355,20 @@ pub fn layer_tar(entries: &[Entry]) -> Result<Vec<u8>> {
             Entry::Opaque { dir } => {
                 let mut h = base_header(tar::EntryType::Regular, 0o644, &meta);
                 let dir = dir.trim_end_matches('/');
-                let p = if dir.is_empty() { ".wh..wh..opq".to_string() } else { format!("{dir}/.wh..wh..opq") };
+                let p = if dir.is_empty() {
+                    ".wh..wh..opq".to_string()
+                } else {
+                    format!("{dir}/.wh..wh..opq")
+                };
                 b.append_data(&mut h, p, &[][..])?;
             }
-            Entry::CharDev { path, major, minor, mode, .. } => {
+            Entry::CharDev {
+                path,
+                major,
+                minor,
+                mode,
+                ..
+            } => {
                 let mut h = base_header(tar::EntryType::Char, *mode, &meta);
                 h.set_device_major(*major)?;
                 h.set_device_minor(*minor)?;
@@ -314,7 +409,13 @@ pub fn build_layer(spec: &LayerSpec, docker: bool) -> Result<BuiltLayer> {
         (Comp::Zstd, true) => DOCKER_LAYER_ZSTD,
         (Comp::None, true) => DOCKER_LAYER_TAR,
     };
-    Ok(BuiltLayer { diff_id: Digest::of(&tar), digest: Digest::of(&blob), tar, blob, media_type })
+    Ok(BuiltLayer {
+        diff_id: Digest::of(&tar),
+        digest: Digest::of(&blob),
+        tar,
+        blob,
+        media_type,
+    })
 }
 
 /// What an image looks like.
@@ -425,7 +526,10 @@ impl OciLayout {
         } else {
             Vec::new()
         };
-        let layout = OciLayout { dir: dir.to_path_buf(), refs };
+        let layout = OciLayout {
+            dir: dir.to_path_buf(),
+            refs,
+        };
         layout.write_index()?;
         Ok(layout)
     }
@@ -448,7 +552,10 @@ impl OciLayout {
 
     fn write_index(&self) -> Result<()> {
         let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": self.refs});
-        std::fs::write(self.dir.join("index.json"), serde_json::to_vec_pretty(&index)?)?;
+        std::fs::write(
+            self.dir.join("index.json"),
+            serde_json::to_vec_pretty(&index)?,
+        )?;
         Ok(())
     }
 
@@ -487,7 +594,11 @@ impl OciLayout {
             cfg.insert("WorkingDir".into(), json!(w));
         }
         if !spec.labels.is_empty() {
-            let labels: Map<String, Value> = spec.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+            let labels: Map<String, Value> = spec
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
             cfg.insert("Labels".into(), Value::Object(labels));
         }
         let mut config = Map::new();
@@ -509,7 +620,11 @@ impl OciLayout {
         let config_bytes = serde_json::to_vec(&Value::Object(config))?;
         let config_digest = self.write_blob(&config_bytes)?;
 
-        let (manifest_mt, config_mt) = if docker { (DOCKER_MANIFEST, DOCKER_CONFIG) } else { (OCI_MANIFEST, OCI_CONFIG) };
+        let (manifest_mt, config_mt) = if docker {
+            (DOCKER_MANIFEST, DOCKER_CONFIG)
+        } else {
+            (OCI_MANIFEST, OCI_CONFIG)
+        };
         let manifest = json!({
             "schemaVersion": 2,
             "mediaType": manifest_mt,
@@ -535,27 +650,262 @@ impl OciLayout {
     /// Writes an image and names it `tag` in `index.json`.
     pub fn add_image(&mut self, spec: &ImageSpec, tag: &str) -> Result<BuiltImage> {
         let img = self.write_image(spec, false)?;
-        self.set_ref(tag, img.manifest_media_type, &img.manifest_digest, img.manifest_bytes.len())?;
+        self.set_ref(
+            tag,
+            img.manifest_media_type,
+            &img.manifest_digest,
+            img.manifest_bytes.len(),
+        )?;
         Ok(img)
     }
 
     /// Writes the images and an index over them named `tag`. With `docker_list` the index is a
     /// Docker manifest list and every image is built with Docker media types.
-    pub fn add_index(&mut self, specs: &[ImageSpec], tag: &str, docker_list: bool) -> Result<BuiltIndex> {
+    pub fn add_index(
+        &mut self,
+        specs: &[ImageSpec],
+        tag: &str,
+        docker_list: bool,
+    ) -> Result<BuiltIndex> {
         let mut images = Vec::new();
         let mut entries = Vec::new();
         for spec in specs {
             let img = self.write_image(spec, docker_list)?;
-            let mut d = descriptor(img.manifest_media_type, &img.manifest_digest, img.manifest_bytes.len());
+            let mut d = descriptor(
+                img.manifest_media_type,
+                &img.manifest_digest,
+                img.manifest_bytes.len(),
+            );
             d["platform"] = spec.platform_json();
             entries.push(d);
             images.push(img);
         }
-        let media_type = if docker_list { DOCKER_MANIFEST_LIST } else { OCI_INDEX };
+        let media_type = if docker_list {
+            DOCKER_MANIFEST_LIST
+        } else {
+            OCI_INDEX
+        };
         let index = json!({"schemaVersion": 2, "mediaType": media_type, "manifests": entries});
         let bytes = serde_json::to_vec_pretty(&index)?;
         let digest = self.write_blob(&bytes)?;
         self.set_ref(tag, media_type, &digest, bytes.len())?;
-        Ok(BuiltIndex { digest, bytes, media_type, images })
+        Ok(BuiltIndex {
+            digest,
+            bytes,
+            media_type,
+            images,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// (path, type, link name, uid, size, data, xattrs) of every entry, as a tar reader sees them.
+    #[allow(clippy::type_complexity)]
+    fn read_tar(
+        data: &[u8],
+    ) -> Vec<(
+        String,
+        tar::EntryType,
+        Option<String>,
+        u64,
+        Vec<u8>,
+        Vec<(String, Vec<u8>)>,
+    )> {
+        let mut ar = tar::Archive::new(data);
+        let mut out = Vec::new();
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let path = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+            let kind = e.header().entry_type();
+            let link = e
+                .link_name_bytes()
+                .map(|l| String::from_utf8_lossy(&l).into_owned());
+            let uid = e.header().uid().unwrap();
+            let mut xattrs = Vec::new();
+            if let Some(exts) = e.pax_extensions().unwrap() {
+                for ext in exts {
+                    let ext = ext.unwrap();
+                    xattrs.push((ext.key().unwrap().to_string(), ext.value_bytes().to_vec()));
+                }
+            }
+            let mut body = Vec::new();
+            e.read_to_end(&mut body).unwrap();
+            out.push((path, kind, link, uid, body, xattrs));
+        }
+        out
+    }
+
+    #[test]
+    fn layer_tar_has_every_entry_kind() {
+        let tar = layer_tar(&[
+            Entry::dir("/etc"),
+            Entry::file("/etc/a", "hello")
+                .owner(1000, 100)
+                .xattr("user.k", b"v\0x".to_vec()),
+            Entry::symlink("etc/l", "/etc/a"),
+            Entry::hardlink("etc/h", "/etc/a"),
+            Entry::whiteout("etc/gone"),
+            Entry::whiteout("top"),
+            Entry::opaque("etc"),
+            Entry::char_dev("dev/null", 1, 3),
+            Entry::fifo("run/p"),
+            Entry::file(&format!("long/{}", "n".repeat(150)), "x"),
+            Entry::raw(tar::EntryType::Regular, b"../escape", b"", "evil"),
+            Entry::raw(tar::EntryType::Symlink, b"up", b"../../..", ""),
+        ])
+        .unwrap();
+        let entries = read_tar(&tar);
+        let summary: Vec<(&str, tar::EntryType, Option<&str>)> = entries
+            .iter()
+            .map(|(p, k, l, ..)| (p.as_str(), *k, l.as_deref()))
+            .collect();
+        let long = format!("long/{}", "n".repeat(150));
+        assert_eq!(
+            summary,
+            vec![
+                ("etc/", tar::EntryType::Directory, None),
+                ("etc/a", tar::EntryType::Regular, None),
+                ("etc/l", tar::EntryType::Symlink, Some("/etc/a")),
+                ("etc/h", tar::EntryType::Link, Some("etc/a")),
+                ("etc/.wh.gone", tar::EntryType::Regular, None),
+                (".wh.top", tar::EntryType::Regular, None),
+                ("etc/.wh..wh..opq", tar::EntryType::Regular, None),
+                ("dev/null", tar::EntryType::Char, None),
+                ("run/p", tar::EntryType::Fifo, None),
+                (long.as_str(), tar::EntryType::Regular, None),
+                ("../escape", tar::EntryType::Regular, None),
+                ("up", tar::EntryType::Symlink, Some("../../..")),
+            ]
+        );
+        let a = &entries[1];
+        assert_eq!((a.3, a.4.as_slice()), (1000, &b"hello"[..]));
+        assert_eq!(
+            a.5,
+            vec![("SCHILY.xattr.user.k".to_string(), b"v\0x".to_vec())]
+        );
+        assert_eq!(entries[10].4, b"evil");
+        let mut ar = tar::Archive::new(tar.as_slice());
+        for e in ar.entries().unwrap() {
+            assert_eq!(e.unwrap().header().mtime().unwrap(), FIXED_MTIME);
+        }
+    }
+
+    #[test]
+    fn layers_are_deterministic_and_decompress_to_their_diff_id() {
+        let entries = vec![Entry::file("f", vec![7u8; 10_000])];
+        for comp in [Comp::Gzip, Comp::Zstd, Comp::None] {
+            let spec = LayerSpec::new(comp, entries.clone());
+            let a = build_layer(&spec, false).unwrap();
+            let b = build_layer(&spec, false).unwrap();
+            assert_eq!(a.digest, b.digest, "{comp:?} not deterministic");
+            assert_eq!(a.digest, Digest::of(&a.blob));
+            let plain = match comp {
+                Comp::Gzip => {
+                    let mut out = Vec::new();
+                    flate2::read::GzDecoder::new(a.blob.as_slice())
+                        .read_to_end(&mut out)
+                        .unwrap();
+                    out
+                }
+                Comp::Zstd => zstd::decode_all(a.blob.as_slice()).unwrap(),
+                Comp::None => a.blob.clone(),
+            };
+            assert_eq!(Digest::of(&plain), a.diff_id);
+            assert_eq!(plain, a.tar);
+        }
+        assert_eq!(
+            build_layer(&LayerSpec::new(Comp::Zstd, entries.clone()), false)
+                .unwrap()
+                .media_type,
+            OCI_LAYER_ZSTD
+        );
+        assert_eq!(
+            build_layer(&LayerSpec::new(Comp::Gzip, entries), true)
+                .unwrap()
+                .media_type,
+            DOCKER_LAYER_GZIP
+        );
+    }
+
+    #[test]
+    fn pax_records_count_their_own_length() {
+        for (k, v) in [
+            ("a", &b"b"[..]),
+            ("SCHILY.xattr.user.x", &[0u8; 95][..]),
+            ("k", &[1u8; 994][..]),
+        ] {
+            let rec = pax_record(k, v);
+            let len: usize =
+                std::str::from_utf8(&rec[..rec.iter().position(|&c| c == b' ').unwrap()])
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+            assert_eq!(len, rec.len());
+        }
+    }
+
+    #[test]
+    fn layout_holds_consistent_image_and_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut layout = OciLayout::new(dir.path()).unwrap();
+        let spec = crate::samples::sample_image();
+        let img = layout.add_image(&spec, "one").unwrap();
+        let again = OciLayout::new(tempfile::tempdir().unwrap().path())
+            .unwrap()
+            .write_image(&spec, false)
+            .unwrap();
+        assert_eq!(
+            img.manifest_digest, again.manifest_digest,
+            "image build not deterministic"
+        );
+
+        let config: Value = serde_json::from_slice(&img.config_bytes).unwrap();
+        let diff_ids: Vec<String> = img.diff_ids.iter().map(|d| d.to_string()).collect();
+        assert_eq!(config["rootfs"]["diff_ids"], json!(diff_ids));
+        assert_eq!(config["architecture"], "amd64");
+        assert_eq!(config["config"]["Labels"]["org.example.fixture"], "sample");
+        let manifest: Value = serde_json::from_slice(&img.manifest_bytes).unwrap();
+        assert_eq!(manifest["mediaType"], OCI_MANIFEST);
+        assert_eq!(manifest["config"]["digest"], img.config_digest.to_string());
+        assert_eq!(manifest["config"]["size"], img.config_bytes.len());
+        for (i, l) in manifest["layers"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(l["digest"], img.layer_digests[i].to_string());
+            assert_eq!(l["size"], img.layer_sizes[i]);
+            let blob = std::fs::read(layout.blob_path(&img.layer_digests[i])).unwrap();
+            assert_eq!(Digest::of(&blob), img.layer_digests[i]);
+        }
+
+        let idx = layout
+            .add_index(&crate::samples::multi_arch_specs(), "multi", true)
+            .unwrap();
+        let list: Value = serde_json::from_slice(&idx.bytes).unwrap();
+        assert_eq!(list["mediaType"], DOCKER_MANIFEST_LIST);
+        assert_eq!(
+            list["manifests"][1]["platform"],
+            json!({"architecture": "arm64", "os": "linux", "variant": "v8"})
+        );
+        assert_eq!(list["manifests"][2]["mediaType"], DOCKER_MANIFEST);
+        let arm_cfg: Value = serde_json::from_slice(&idx.images[2].config_bytes).unwrap();
+        assert_eq!(
+            (
+                arm_cfg["architecture"].as_str(),
+                arm_cfg["variant"].as_str()
+            ),
+            (Some("arm"), Some("v7"))
+        );
+
+        // Re-adding a tag replaces it; index.json names both tags.
+        layout.add_image(&spec, "one").unwrap();
+        let reopened = OciLayout::new(dir.path()).unwrap();
+        let names: Vec<&str> = reopened
+            .refs
+            .iter()
+            .map(|r| r["annotations"][REF_NAME].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["multi", "one"]);
     }
 }

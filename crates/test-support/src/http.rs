@@ -23,7 +23,10 @@ impl Response {
     /// The first header with this (case-insensitive) name.
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn body_str(&self) -> String {
@@ -33,7 +36,9 @@ impl Response {
 
 /// Splits `http://host:port/path?query` into (`host:port`, `/path?query`).
 pub fn split_url(url: &str) -> Result<(String, String)> {
-    let rest = url.strip_prefix("http://").with_context(|| format!("only http:// URLs are supported: {url}"))?;
+    let rest = url
+        .strip_prefix("http://")
+        .with_context(|| format!("only http:// URLs are supported: {url}"))?;
     match rest.find('/') {
         Some(i) => Ok((rest[..i].to_string(), rest[i..].to_string())),
         None => Ok((rest.to_string(), "/".to_string())),
@@ -41,7 +46,13 @@ pub fn split_url(url: &str) -> Result<(String, String)> {
 }
 
 /// Sends one request to `addr` (`host:port`) and reads the whole response.
-pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response> {
+pub fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Response> {
     let mut stream = TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     stream.set_write_timeout(Some(Duration::from_secs(60)))?;
@@ -49,7 +60,9 @@ pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], b
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    let has_len = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+    let has_len = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
     if !has_len && (!body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH")) {
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
@@ -58,7 +71,9 @@ pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], b
     stream.write_all(body)?;
     stream.flush()?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).with_context(|| format!("reading response from {addr}"))?;
+    stream
+        .read_to_end(&mut raw)
+        .with_context(|| format!("reading response from {addr}"))?;
     parse_response(&raw, method == "HEAD")
 }
 
@@ -91,15 +106,24 @@ fn parse_response(raw: &[u8], head_only: bool) -> Result<Response> {
         }
         body.truncate(len);
     }
-    Ok(Response { status, headers, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     loop {
         let eol = find(data, b"\r\n").context("bad chunked encoding")?;
-        let size_str = std::str::from_utf8(&data[..eol])?.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_str, 16).with_context(|| format!("bad chunk size {size_str:?}"))?;
+        let size_str = std::str::from_utf8(&data[..eol])?
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim();
+        let size = usize::from_str_radix(size_str, 16)
+            .with_context(|| format!("bad chunk size {size_str:?}"))?;
         data = &data[eol + 2..];
         if size == 0 {
             return Ok(out);
@@ -118,7 +142,10 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// `Basic <base64(user:pass)>`.
 pub fn basic_auth(user: &str, pass: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+    )
 }
 
 /// Parses a `WWW-Authenticate` challenge into its scheme and parameters.
@@ -128,11 +155,16 @@ pub fn parse_challenge(value: &str) -> (String, Vec<(String, String)>) {
     let mut params = Vec::new();
     let mut rest = rest.trim();
     while !rest.is_empty() {
-        let Some((key, after)) = rest.split_once('=') else { break };
+        let Some((key, after)) = rest.split_once('=') else {
+            break;
+        };
         let key = key.trim().trim_start_matches(',').trim().to_string();
         let (val, remaining) = if let Some(quoted) = after.strip_prefix('"') {
             let close = quoted.find('"').unwrap_or(quoted.len());
-            (quoted[..close].to_string(), quoted.get(close + 1..).unwrap_or(""))
+            (
+                quoted[..close].to_string(),
+                quoted.get(close + 1..).unwrap_or(""),
+            )
         } else {
             let close = after.find(',').unwrap_or(after.len());
             (after[..close].trim().to_string(), &after[close..])
@@ -166,16 +198,28 @@ pub struct RegistryClient {
 
 impl RegistryClient {
     pub fn new(addr: &str, creds: Option<(&str, &str)>) -> RegistryClient {
-        RegistryClient { addr: addr.to_string(), creds: creds.map(|(u, p)| (u.to_string(), p.to_string())), auth: None }
+        RegistryClient {
+            addr: addr.to_string(),
+            creds: creds.map(|(u, p)| (u.to_string(), p.to_string())),
+            auth: None,
+        }
     }
 
     /// Sends a request; on 401 obtains credentials for the challenge and retries once.
-    pub fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response> {
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Response> {
         let resp = self.send_once(method, path, headers, body)?;
         if resp.status != 401 {
             return Ok(resp);
         }
-        let Some(challenge) = resp.header("www-authenticate") else { return Ok(resp) };
+        let Some(challenge) = resp.header("www-authenticate") else {
+            return Ok(resp);
+        };
         let (scheme, params) = parse_challenge(challenge);
         let auth = if scheme.eq_ignore_ascii_case("basic") {
             match &self.creds {
@@ -191,7 +235,13 @@ impl RegistryClient {
         self.send_once(method, path, headers, body)
     }
 
-    fn send_once(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response> {
+    fn send_once(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Response> {
         let mut all: Vec<(&str, &str)> = headers.to_vec();
         if let Some(a) = &self.auth {
             all.push(("Authorization", a));
@@ -207,7 +257,11 @@ impl RegistryClient {
         let mut sep = if url.contains('?') { '&' } else { '?' };
         for key in ["service", "scope"] {
             if let Some(v) = get(key) {
-                for part in if key == "scope" { v.split(' ').collect::<Vec<_>>() } else { vec![v] } {
+                for part in if key == "scope" {
+                    v.split(' ').collect::<Vec<_>>()
+                } else {
+                    vec![v]
+                } {
                     url.push_str(&format!("{sep}{key}={}", query_escape(part)));
                     sep = '&';
                 }
@@ -221,9 +275,14 @@ impl RegistryClient {
         }
         let resp = request(&addr, "GET", &path, &headers, &[])?;
         if resp.status != 200 {
-            bail!("token endpoint answered {}: {}", resp.status, resp.body_str());
+            bail!(
+                "token endpoint answered {}: {}",
+                resp.status,
+                resp.body_str()
+            );
         }
-        let v: serde_json::Value = serde_json::from_slice(&resp.body).context("token response is not JSON")?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&resp.body).context("token response is not JSON")?;
         v.get("token")
             .or_else(|| v.get("access_token"))
             .and_then(|t| t.as_str())
@@ -257,14 +316,24 @@ mod tests {
         let r = parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", false)
             .unwrap();
         assert_eq!(r.body, b"abcde");
-        let r = parse_response(b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nhi", false).unwrap();
+        let r = parse_response(
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nhi",
+            false,
+        )
+        .unwrap();
         assert_eq!((r.status, r.body.as_slice()), (404, &b"hi"[..]));
         assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhi", false).is_err());
     }
 
     #[test]
     fn splits_urls_and_escapes() {
-        assert_eq!(split_url("http://127.0.0.1:9/a?b=c").unwrap(), ("127.0.0.1:9".into(), "/a?b=c".into()));
-        assert_eq!(query_escape("repository:a/b:pull,push"), "repository%3Aa%2Fb%3Apull%2Cpush");
+        assert_eq!(
+            split_url("http://127.0.0.1:9/a?b=c").unwrap(),
+            ("127.0.0.1:9".into(), "/a?b=c".into())
+        );
+        assert_eq!(
+            query_escape("repository:a/b:pull,push"),
+            "repository%3Aa%2Fb%3Apull%2Cpush"
+        );
     }
 }

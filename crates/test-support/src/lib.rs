@@ -17,7 +17,12 @@ pub mod registry;
 pub mod samples;
 pub mod token;
 
-pub use fixture::{BuiltImage, BuiltIndex, BuiltLayer, Comp, Entry, ImageSpec, LayerSpec, Meta, OciLayout};
+pub use fixture::{
+    BuiltImage, BuiltIndex, BuiltLayer, Comp, Entry, ImageSpec, LayerSpec, Meta, OciLayout,
+};
 pub use push::{push, push_as, push_http, push_skopeo};
 pub use registry::{AuthKind, Registry, free_port};
-pub use samples::{busybox_image, compression_image, multi_arch_specs, sample_docker_image, sample_image, sample_layers};
+pub use samples::{
+    busybox_image, compression_image, multi_arch_specs, sample_docker_image, sample_image,
+    sample_layers,
+};

@@ -75,7 +75,9 @@ impl Registry {
         if !registry_available() {
             bail!("{REGISTRY_BIN} is not installed (Debian package docker-registry)");
         }
-        let dir = tempfile::Builder::new().prefix("strata-registry-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("strata-registry-")
+            .tempdir()?;
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage)?;
         let (auth_yaml, token) = match (&kind, creds) {
@@ -83,7 +85,13 @@ impl Registry {
             (AuthKind::Htpasswd, Some((user, pass))) => {
                 let file = dir.path().join("htpasswd");
                 write_htpasswd(&file, user, pass)?;
-                (format!("auth:\n  htpasswd:\n    realm: strata-test\n    path: {}\n", file.display()), None)
+                (
+                    format!(
+                        "auth:\n  htpasswd:\n    realm: strata-test\n    path: {}\n",
+                        file.display()
+                    ),
+                    None,
+                )
             }
             (AuthKind::Token, Some((user, pass))) => {
                 let server = TokenServer::start(dir.path(), user, pass)?;
@@ -107,7 +115,10 @@ impl Registry {
                 storage.display()
             );
             std::fs::write(&config_path, config)?;
-            let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log_path)?;
             let child = Command::new(REGISTRY_BIN)
                 .arg("serve")
                 .arg(&config_path)
@@ -153,7 +164,11 @@ impl Registry {
     /// Where distribution keeps a blob's bytes, so tests can corrupt or remove it.
     pub fn blob_data_path(&self, digest: &Digest) -> PathBuf {
         let hex = digest.hex();
-        self.storage.join("docker/registry/v2/blobs/sha256").join(&hex[..2]).join(hex).join("data")
+        self.storage
+            .join("docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
     }
 
     /// The registry's combined stdout/stderr log.
@@ -178,7 +193,10 @@ impl Registry {
 
     /// An HTTP client that authenticates with the registry's credentials.
     pub fn client(&self) -> RegistryClient {
-        RegistryClient::new(&self.addr, self.creds.as_ref().map(|(u, p)| (u.as_str(), p.as_str())))
+        RegistryClient::new(
+            &self.addr,
+            self.creds.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
+        )
     }
 
     /// An HTTP client without credentials.
@@ -198,7 +216,8 @@ impl Registry {
 
     /// `GET /v2/<repo>/blobs/<digest>`, authenticated.
     pub fn get_blob(&self, repo: &str, digest: &Digest) -> Result<Response> {
-        self.client().send("GET", &format!("/v2/{repo}/blobs/{digest}"), &[], &[])
+        self.client()
+            .send("GET", &format!("/v2/{repo}/blobs/{digest}"), &[], &[])
     }
 }
 
@@ -258,17 +277,27 @@ mod tests {
         assert_eq!(reg.url(), format!("http://{}", reg.addr));
         let resp = request(&reg.addr, "GET", "/v2/", &[], &[]).unwrap();
         assert_eq!(resp.status, 200, "{}", reg.log());
-        assert_eq!(resp.header("docker-distribution-api-version"), Some("registry/2.0"));
+        assert_eq!(
+            resp.header("docker-distribution-api-version"),
+            Some("registry/2.0")
+        );
         assert!(reg.storage_dir().is_dir());
         let d = Digest::of(b"x");
         assert_eq!(
             reg.blob_data_path(&d),
-            reg.storage_dir().join(format!("docker/registry/v2/blobs/sha256/{}/{}/data", &d.hex()[..2], d.hex()))
+            reg.storage_dir().join(format!(
+                "docker/registry/v2/blobs/sha256/{}/{}/data",
+                &d.hex()[..2],
+                d.hex()
+            ))
         );
         let addr = reg.addr.clone();
         let storage = reg.storage_dir().to_path_buf();
         drop(reg);
-        assert!(request(&addr, "GET", "/v2/", &[], &[]).is_err(), "registry still answering after drop");
+        assert!(
+            request(&addr, "GET", "/v2/", &[], &[]).is_err(),
+            "registry still answering after drop"
+        );
         assert!(!storage.exists());
     }
 
@@ -279,12 +308,36 @@ mod tests {
         assert_eq!(anon.status, 401);
         let (scheme, params) = parse_challenge(anon.header("www-authenticate").unwrap());
         assert_eq!(scheme, "Basic");
-        assert!(params.iter().any(|(k, v)| k == "realm" && v == "strata-test"));
-        let ok = request(&reg.addr, "GET", "/v2/", &[("Authorization", &basic_auth("bob", "hunter2"))], &[]).unwrap();
+        assert!(
+            params
+                .iter()
+                .any(|(k, v)| k == "realm" && v == "strata-test")
+        );
+        let ok = request(
+            &reg.addr,
+            "GET",
+            "/v2/",
+            &[("Authorization", &basic_auth("bob", "hunter2"))],
+            &[],
+        )
+        .unwrap();
         assert_eq!(ok.status, 200, "{}", reg.log());
-        let bad = request(&reg.addr, "GET", "/v2/", &[("Authorization", &basic_auth("bob", "nope"))], &[]).unwrap();
+        let bad = request(
+            &reg.addr,
+            "GET",
+            "/v2/",
+            &[("Authorization", &basic_auth("bob", "nope"))],
+            &[],
+        )
+        .unwrap();
         assert_eq!(bad.status, 401);
-        assert_eq!(reg.client().send("GET", "/v2/_catalog", &[], &[]).unwrap().status, 200);
+        assert_eq!(
+            reg.client()
+                .send("GET", "/v2/_catalog", &[], &[])
+                .unwrap()
+                .status,
+            200
+        );
     }
 
     #[test]
@@ -302,14 +355,33 @@ mod tests {
         let mut client = reg.client();
         let cat = client.send("GET", "/v2/_catalog", &[], &[]).unwrap();
         assert_eq!(cat.status, 200, "{} / {}", cat.body_str(), reg.log());
-        assert_eq!(serde_json::from_slice::<serde_json::Value>(&cat.body).unwrap()["repositories"], serde_json::json!([]));
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&cat.body).unwrap()["repositories"],
+            serde_json::json!([])
+        );
 
         // An anonymous token is valid (GET /v2/ passes) but grants nothing.
         let mut anon_client = reg.anonymous_client();
-        assert_eq!(anon_client.send("GET", "/v2/", &[], &[]).unwrap().status, 200);
-        assert_eq!(anon_client.send("GET", "/v2/_catalog", &[], &[]).unwrap().status, 401);
+        assert_eq!(
+            anon_client.send("GET", "/v2/", &[], &[]).unwrap().status,
+            200
+        );
+        assert_eq!(
+            anon_client
+                .send("GET", "/v2/_catalog", &[], &[])
+                .unwrap()
+                .status,
+            401
+        );
         let mut wrong = RegistryClient::new(&reg.addr, Some(("carol", "wrong")));
-        let denied = wrong.send("GET", "/v2/lib/x/manifests/latest", &[("Accept", ACCEPT_ALL_MANIFESTS)], &[]).unwrap();
+        let denied = wrong
+            .send(
+                "GET",
+                "/v2/lib/x/manifests/latest",
+                &[("Accept", ACCEPT_ALL_MANIFESTS)],
+                &[],
+            )
+            .unwrap();
         assert_eq!(denied.status, 401, "{}", denied.body_str());
         // The right credentials reach the repository (it does not exist yet: 404, not 401).
         let unknown = reg.get_manifest("lib/x", "latest").unwrap();

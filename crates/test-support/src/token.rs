@@ -31,9 +31,15 @@ pub struct SigningKey {
 }
 
 fn openssl(args: &[&str]) -> Result<()> {
-    let out = Command::new("openssl").args(args).output().context("running openssl")?;
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .context("running openssl")?;
     if !out.status.success() {
-        bail!("openssl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(())
 }
@@ -42,12 +48,37 @@ impl SigningKey {
     /// Generates the key and certificate in `dir` with the `openssl` CLI.
     pub fn generate(dir: &Path) -> Result<SigningKey> {
         let p = |n: &str| dir.join(n).to_str().expect("utf-8 temp path").to_string();
-        let (key, cert, p8, cder) = (p("token.key.pem"), p("token.crt.pem"), p("token.key.p8.der"), p("token.crt.der"));
-        openssl(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", &key])?;
+        let (key, cert, p8, cder) = (
+            p("token.key.pem"),
+            p("token.crt.pem"),
+            p("token.key.p8.der"),
+            p("token.crt.der"),
+        );
         openssl(&[
-            "req", "-x509", "-new", "-key", &key, "-out", &cert, "-days", "2", "-subj", "/CN=strata-test-token-issuer",
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            &key,
         ])?;
-        openssl(&["pkcs8", "-topk8", "-nocrypt", "-in", &key, "-outform", "DER", "-out", &p8])?;
+        openssl(&[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            &key,
+            "-out",
+            &cert,
+            "-days",
+            "2",
+            "-subj",
+            "/CN=strata-test-token-issuer",
+        ])?;
+        openssl(&[
+            "pkcs8", "-topk8", "-nocrypt", "-in", &key, "-outform", "DER", "-out", &p8,
+        ])?;
         openssl(&["x509", "-in", &cert, "-outform", "DER", "-out", &cder])?;
         Ok(SigningKey {
             cert_pem_path: PathBuf::from(cert),
@@ -78,10 +109,17 @@ fn access_for(scopes: &[String], authorized: bool) -> Vec<Value> {
     let mut out = Vec::new();
     for scope in scopes {
         // type:name:actions, where the name may itself contain ':' (a port) — actions are after the last ':'.
-        let Some((type_name, actions)) = scope.rsplit_once(':') else { continue };
-        let Some((typ, name)) = type_name.split_once(':') else { continue };
+        let Some((type_name, actions)) = scope.rsplit_once(':') else {
+            continue;
+        };
+        let Some((typ, name)) = type_name.split_once(':') else {
+            continue;
+        };
         let granted: Vec<&str> = match typ {
-            "repository" => actions.split(',').filter(|a| matches!(*a, "pull" | "push")).collect(),
+            "repository" => actions
+                .split(',')
+                .filter(|a| matches!(*a, "pull" | "push"))
+                .collect(),
             "registry" if name == "catalog" => actions.split(',').filter(|a| *a == "*").collect(),
             _ => Vec::new(),
         };
@@ -91,8 +129,15 @@ fn access_for(scopes: &[String], authorized: bool) -> Vec<Value> {
 }
 
 impl Issuer {
-    fn issue(&self, service: &str, scopes: &[String], basic: Option<(String, String)>) -> Result<String> {
-        let authorized = basic.as_ref().is_some_and(|(u, p)| *u == self.user && *p == self.pass);
+    fn issue(
+        &self,
+        service: &str,
+        scopes: &[String],
+        basic: Option<(String, String)>,
+    ) -> Result<String> {
+        let authorized = basic
+            .as_ref()
+            .is_some_and(|(u, p)| *u == self.user && *p == self.pass);
         let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
         let header = json!({
             "typ": "JWT",
@@ -109,8 +154,15 @@ impl Issuer {
             "jti": format!("{now}-{}", self.counter.fetch_add(1, Ordering::Relaxed)),
             "access": access_for(scopes, authorized),
         });
-        let signing_input = format!("{}.{}", b64url(&serde_json::to_vec(&header)?), b64url(&serde_json::to_vec(&claims)?));
-        let sig = self.key.sign(&self.rng, signing_input.as_bytes()).map_err(|_| anyhow::anyhow!("ES256 signing failed"))?;
+        let signing_input = format!(
+            "{}.{}",
+            b64url(&serde_json::to_vec(&header)?),
+            b64url(&serde_json::to_vec(&claims)?)
+        );
+        let sig = self
+            .key
+            .sign(&self.rng, signing_input.as_bytes())
+            .map_err(|_| anyhow::anyhow!("ES256 signing failed"))?;
         Ok(format!("{signing_input}.{}", b64url(sig.as_ref())))
     }
 
@@ -155,13 +207,18 @@ impl Issuer {
                 let v = percent_decode(v);
                 match k {
                     "service" => service = v,
-                    "scope" => scopes.extend(v.split(' ').filter(|s| !s.is_empty()).map(str::to_string)),
+                    "scope" => {
+                        scopes.extend(v.split(' ').filter(|s| !s.is_empty()).map(str::to_string))
+                    }
                     _ => {}
                 }
             }
             // Anonymous and wrong credentials both get a valid token with no access.
             let token = self.issue(&service, &scopes, basic)?;
-            ("200 OK", json!({"token": token, "access_token": token, "expires_in": 600}))
+            (
+                "200 OK",
+                json!({"token": token, "access_token": token, "expires_in": 600}),
+            )
         };
         let body = serde_json::to_vec(&body)?;
         let head = format!(
@@ -181,7 +238,10 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 3;
@@ -217,8 +277,12 @@ impl TokenServer {
     /// Generates a key in `dir` and starts serving on a free loopback port.
     pub fn start(dir: &Path, user: &str, pass: &str) -> Result<TokenServer> {
         let key = SigningKey::generate(dir)?;
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &key.pkcs8_der, &SystemRandom::new())
-            .map_err(|e| anyhow::anyhow!("ring rejected the openssl PKCS#8 key: {e}"))?;
+        let pair = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &key.pkcs8_der,
+            &SystemRandom::new(),
+        )
+        .map_err(|e| anyhow::anyhow!("ring rejected the openssl PKCS#8 key: {e}"))?;
         let issuer = Arc::new(Issuer {
             key: pair,
             rng: SystemRandom::new(),
@@ -245,7 +309,12 @@ impl TokenServer {
                 });
             }
         });
-        Ok(TokenServer { addr, cert_pem_path: key.cert_pem_path, stop, thread: Some(thread) })
+        Ok(TokenServer {
+            addr,
+            cert_pem_path: key.cert_pem_path,
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// `http://127.0.0.1:PORT/token`
@@ -270,7 +339,12 @@ mod tests {
     use super::*;
 
     fn decode_part(part: &str) -> Value {
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .unwrap(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -295,7 +369,10 @@ mod tests {
         };
         let ok = get(Some(("alice", "s3cret")));
         assert_eq!(ok.status, 200, "{}", ok.body_str());
-        let token = serde_json::from_slice::<Value>(&ok.body).unwrap()["token"].as_str().unwrap().to_string();
+        let token = serde_json::from_slice::<Value>(&ok.body).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let parts: Vec<&str> = token.split('.').collect();
         assert_eq!(parts.len(), 3);
         let header = decode_part(parts[0]);
@@ -303,28 +380,50 @@ mod tests {
         let claims = decode_part(parts[1]);
         assert_eq!(claims["aud"], "reg");
         assert_eq!(claims["iss"], ISSUER);
-        assert_eq!(claims["access"], json!([{"type": "repository", "name": "lib/x", "actions": ["pull", "push"]}]));
+        assert_eq!(
+            claims["access"],
+            json!([{"type": "repository", "name": "lib/x", "actions": ["pull", "push"]}])
+        );
 
         // The signature verifies against the certificate's public key.
-        let key_pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &std::fs::read(dir.path().join("token.key.p8.der")).unwrap(), &SystemRandom::new())
-                .unwrap();
+        let key_pair = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &std::fs::read(dir.path().join("token.key.p8.der")).unwrap(),
+            &SystemRandom::new(),
+        )
+        .unwrap();
         use ring::signature::KeyPair as _;
         let public = ring::signature::UnparsedPublicKey::new(
             &ring::signature::ECDSA_P256_SHA256_FIXED,
             key_pair.public_key().as_ref().to_vec(),
         );
-        let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
-        public.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig).unwrap();
+        let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts[2])
+            .unwrap();
+        public
+            .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
+            .unwrap();
 
         let anon = get(None);
         assert_eq!(anon.status, 200);
-        let anon_token = serde_json::from_slice::<Value>(&anon.body).unwrap()["token"].as_str().unwrap().to_string();
-        assert_eq!(decode_part(anon_token.split('.').nth(1).unwrap())["access"], json!([]));
+        let anon_token = serde_json::from_slice::<Value>(&anon.body).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            decode_part(anon_token.split('.').nth(1).unwrap())["access"],
+            json!([])
+        );
 
         let wrong = get(Some(("alice", "wrong")));
         assert_eq!(wrong.status, 200);
-        let wrong_token = serde_json::from_slice::<Value>(&wrong.body).unwrap()["token"].as_str().unwrap().to_string();
-        assert_eq!(decode_part(wrong_token.split('.').nth(1).unwrap())["access"], json!([]));
+        let wrong_token = serde_json::from_slice::<Value>(&wrong.body).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            decode_part(wrong_token.split('.').nth(1).unwrap())["access"],
+            json!([])
+        );
     }
 }
