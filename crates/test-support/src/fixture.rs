@@ -10,6 +10,12 @@ use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub use crate::push::{push, push_as};
+pub use crate::samples::{
+    busybox_image, compression_image, multi_arch_specs, sample_docker_image, sample_image,
+    sample_layers,
+};
+
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";

@@ -35,9 +35,14 @@ fn lookup_ref(layout_dir: &Path, tag: &str) -> Result<(String, Digest)> {
 /// Pushes `oci:<layout_dir>:<tag>` to `<registry>/<dest_ref>` with the registry's credentials,
 /// keeping every manifest's bytes (and so its digest).
 ///
-/// OCI manifests and indexes go through `skopeo copy --all --preserve-digests`. Images whose root
-/// is a Docker manifest or manifest list go through [`push_http`]: skopeo 1.9.3's `oci:` transport
-/// only looks up index.json entries of OCI media types, so it cannot read them.
+/// OCI manifests and indexes go through `skopeo copy --all --preserve-digests` (no `--format`:
+/// skopeo keeps the source's manifest type by default, and `--preserve-digests` makes it fail
+/// rather than convert). Images whose root is a Docker manifest or manifest list go through
+/// [`push_http`], because skopeo 1.9.3 cannot carry them out of an OCI layout unchanged:
+/// its `oci:` transport ignores `index.json` entries of Docker media types ("no descriptor found
+/// for reference"), and when such an entry is declared with an OCI media type instead, a Docker
+/// manifest list is refused ("Manifest list must be converted to type
+/// application/vnd.oci.image.index.v1+json ... Instructed to preserve digests").
 pub fn push(layout_dir: &Path, tag: &str, registry: &Registry, dest_ref: &str) -> Result<()> {
     let creds = registry
         .creds

@@ -19,6 +19,9 @@ pub const TOKEN_SERVICE: &str = "strata-test-registry";
 /// schema 1 for clients that do not accept schema 2).
 pub const ACCEPT_ALL_MANIFESTS: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
 
+/// Response header carrying a per-registry marker (set through `http.headers`).
+pub const INSTANCE_HEADER: &str = "X-Strata-Test-Instance";
+
 /// How a registry authenticates clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthKind {
@@ -110,8 +113,11 @@ impl Registry {
         // The free port can be taken between probing and binding; retry with another.
         for _ in 0..5 {
             let addr = format!("127.0.0.1:{}", free_port());
+            // A per-process marker header, so a registry someone else started on the same port
+            // is never mistaken for ours.
+            let instance = format!("{}-{}", std::process::id(), dir.path().display());
             let config = format!(
-                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: {addr}\n  secret: strata-test-secret\n{auth_yaml}",
+                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: {addr}\n  secret: strata-test-secret\n  headers:\n    {INSTANCE_HEADER}: [\"{instance}\"]\n{auth_yaml}",
                 storage.display()
             );
             std::fs::write(&config_path, config)?;
@@ -128,7 +134,7 @@ impl Registry {
                 .spawn()
                 .with_context(|| format!("spawning {REGISTRY_BIN}"))?;
             let mut child = child;
-            match wait_ready(&addr, &mut child, &log_path) {
+            match wait_ready(&addr, &instance, &mut child, &log_path) {
                 Ok(()) => {
                     return Ok(Registry {
                         addr,
@@ -228,7 +234,7 @@ impl Drop for Registry {
     }
 }
 
-fn wait_ready(addr: &str, child: &mut Child, log_path: &Path) -> Result<()> {
+fn wait_ready(addr: &str, instance: &str, child: &mut Child, log_path: &Path) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(status) = child.try_wait()? {
@@ -239,6 +245,7 @@ fn wait_ready(addr: &str, child: &mut Child, log_path: &Path) -> Result<()> {
         }
         if let Ok(resp) = http::request(addr, "GET", "/v2/", &[], &[])
             && matches!(resp.status, 200 | 401)
+            && resp.header(INSTANCE_HEADER) == Some(instance)
         {
             return Ok(());
         }
