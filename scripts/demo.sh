@@ -38,7 +38,7 @@ run image inspect "$REG/sample/busybox" | head -24
 M=$("$STRATA" --root "$WORK/store" image mount "$REG/sample/busybox")
 echo "+ mounted at $M"; ls "$M" "$M/bin" | head -20
 if [ "$(id -u)" = 0 ]; then
-  echo "+ chroot $M /bin/sh -c 'echo hello from busybox; cat /etc/os-release'"
-  chroot "$M" /bin/sh -c 'echo hello from busybox; cat /etc/os-release'
+  echo "+ chroot $M /bin/sh -c 'echo hello from busybox; ls /bin | head -5; cat /etc/passwd'"
+  chroot "$M" /bin/sh -c 'echo hello from busybox; ls /bin | head -5; cat /etc/passwd'
 fi
 run image unmount "$REG/sample/busybox"
