@@ -35,7 +35,7 @@ pub fn manifest_error(reference: &Reference, e: RegistryError) -> Error {
         (Some("DENIED") | Some("UNAUTHORIZED"), _) | (None, Some(401 | 403)) => Error::new(
             ErrorKind::Unauthorized,
             format!(
-                "pull access denied for {}, repository does not exist or may require 'strata login': {}",
+                "pull access denied for {}, repository does not exist or may require 'docker login': {}",
                 reference.familiar_name(),
                 if e.code.is_some() { e.docker_suffix() } else { "denied: requested access to the resource is denied".into() }
             ),

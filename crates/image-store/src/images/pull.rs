@@ -160,12 +160,20 @@ async fn pull_one(
     }
     let chains = chain_ids(diff_ids);
 
-    // Which layers must be fetched?
+    // Which layers must be fetched? Like Docker, an image that is already complete prints no
+    // layer lines at all; layers shared with other images print "Already exists".
+    let image_known = store.db().image(&config_digest.to_string())?.is_some();
+    let mut present = Vec::with_capacity(chains.len());
+    for c in &chains {
+        present.push(store.db().layer(c)?.is_some() && store.snapshots.exists(c));
+    }
+    let complete = image_known && present.iter().all(|p| *p);
     let mut jobs = Vec::new();
     for (i, desc) in manifest.layers.iter().enumerate() {
-        let present = store.db().layer(&chains[i])?.is_some() && store.snapshots.exists(&chains[i]);
-        if present {
-            progress(ProgressEvent::with_id(desc.digest.short(), "Already exists"));
+        if present[i] {
+            if !complete {
+                progress(ProgressEvent::with_id(desc.digest.short(), "Already exists"));
+            }
         } else {
             progress(ProgressEvent::with_id(desc.digest.short(), "Pulling fs layer"));
             jobs.push(i);
