@@ -18,9 +18,17 @@ pub struct ImageConfig {
     pub os: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
-    #[serde(rename = "os.features", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.features",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_features: Option<Vec<String>>,
     /// RFC 3339 creation time, kept as written (see [`ImageConfig::created_unix`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,13 +116,18 @@ impl ImageConfig {
         let value: Value = serde_json::from_slice(bytes)
             .map_err(|e| Error::corrupt(format!("failed to parse image config: {e}")))?;
         match value.as_object() {
-            None => return Err(Error::corrupt("failed to parse image config: not a JSON object")),
+            None => {
+                return Err(Error::corrupt(
+                    "failed to parse image config: not a JSON object",
+                ));
+            }
             Some(o) if o.get("rootfs").is_none_or(Value::is_null) => {
                 return Err(Error::corrupt("invalid image JSON, no RootFS key"));
             }
             Some(_) => {}
         }
-        serde_json::from_value(value).map_err(|e| Error::corrupt(format!("failed to parse image config: {e}")))
+        serde_json::from_value(value)
+            .map_err(|e| Error::corrupt(format!("failed to parse image config: {e}")))
     }
 
     /// The platform the image was built for.
@@ -169,9 +182,18 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let part = b.get(r)?;
-        if part.iter().all(u8::is_ascii_digit) { std::str::from_utf8(part).ok()?.parse().ok() } else { None }
+        if part.iter().all(u8::is_ascii_digit) {
+            std::str::from_utf8(part).ok()?.parse().ok()
+        } else {
+            None
+        }
     };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':'
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
     {
         return None;
     }
@@ -240,7 +262,10 @@ mod tests {
         assert_eq!(cc.labels.as_ref().unwrap()["maintainer"], "me");
         assert_eq!(cc.stop_signal.as_deref(), Some("SIGQUIT"));
         assert_eq!(cc.args_escaped, Some(true));
-        assert_eq!(cc.healthcheck.as_ref().unwrap()["Interval"], 30_000_000_000u64);
+        assert_eq!(
+            cc.healthcheck.as_ref().unwrap()["Interval"],
+            30_000_000_000u64
+        );
         assert_eq!(cc.shell.as_ref().unwrap().len(), 2);
         assert_eq!(cc.extra["Image"], "sha256:abc");
         assert_eq!(cc.extra["Tty"], false);
@@ -278,21 +303,30 @@ mod tests {
     #[test]
     fn rejects_bad_configs() {
         assert_eq!(
-            ImageConfig::parse(br#"{"architecture":"amd64","os":"linux"}"#).unwrap_err().message,
+            ImageConfig::parse(br#"{"architecture":"amd64","os":"linux"}"#)
+                .unwrap_err()
+                .message,
             "invalid image JSON, no RootFS key"
         );
         assert_eq!(
-            ImageConfig::parse(br#"{"os":"linux","rootfs":null}"#).unwrap_err().message,
+            ImageConfig::parse(br#"{"os":"linux","rootfs":null}"#)
+                .unwrap_err()
+                .message,
             "invalid image JSON, no RootFS key"
         );
         assert!(ImageConfig::parse(b"not json").is_err());
-        assert!(ImageConfig::parse(br#"{"rootfs":{"type":"layers","diff_ids":["md5:00"]}}"#).is_err());
+        assert!(
+            ImageConfig::parse(br#"{"rootfs":{"type":"layers","diff_ids":["md5:00"]}}"#).is_err()
+        );
         assert!(ImageConfig::parse(br#"{"rootfs":{},"config":{"Cmd":"not a list"}}"#).is_err());
     }
 
     #[test]
     fn chain_ids_follow_the_oci_definition() {
-        let diffs: Vec<Digest> = [DIFF1, DIFF2, DIFF3].iter().map(|d| Digest::parse(d).unwrap()).collect();
+        let diffs: Vec<Digest> = [DIFF1, DIFF2, DIFF3]
+            .iter()
+            .map(|d| Digest::parse(d).unwrap())
+            .collect();
         // sha256("sha256:ca97…48bb sha256:3e23…009d") and sha256("<that> sha256:2e7d…efc6"),
         // computed independently with Python's hashlib.
         let want = [
@@ -315,7 +349,14 @@ mod tests {
         assert_eq!(at("2024-01-26T23:30:56-01:00"), Some(1_706_315_456));
         assert_eq!(at("2000-02-29T12:00:00Z"), Some(951_825_600));
         assert_eq!(at("0001-01-01T00:00:00Z"), Some(-62_135_596_800));
-        for bad in ["", "2024-01-27", "2024-13-01T00:00:00Z", "2024-01-27T00:30:56", "2024-01-27T00:30:56.Z", "2024-01-27T00:30:56Zjunk"] {
+        for bad in [
+            "",
+            "2024-01-27",
+            "2024-13-01T00:00:00Z",
+            "2024-01-27T00:30:56",
+            "2024-01-27T00:30:56.Z",
+            "2024-01-27T00:30:56Zjunk",
+        ] {
             assert_eq!(at(bad), None, "{bad}");
         }
         let c = ImageConfig::parse(docker_config().as_bytes()).unwrap();

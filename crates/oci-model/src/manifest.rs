@@ -24,7 +24,11 @@ pub struct Descriptor {
     pub annotations: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
-    #[serde(rename = "artifactType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "artifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub artifact_type: Option<String>,
     /// Embedded content (base64), OCI 1.1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,7 +59,11 @@ pub struct ImageManifest {
     pub schema_version: u32,
     #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
-    #[serde(rename = "artifactType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "artifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub artifact_type: Option<String>,
     pub config: Descriptor,
     #[serde(default)]
@@ -74,7 +82,11 @@ pub struct ImageIndex {
     pub schema_version: u32,
     #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
-    #[serde(rename = "artifactType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "artifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub artifact_type: Option<String>,
     #[serde(default)]
     pub manifests: Vec<Descriptor>,
@@ -85,6 +97,9 @@ pub struct ImageIndex {
 }
 
 /// What a manifest fetched from a registry turned out to be.
+// Parsed once per fetched manifest and matched on immediately; boxing would only make
+// destructuring clumsier for callers.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Parsed {
     Manifest(ImageManifest),
@@ -114,7 +129,12 @@ fn kind_of(mt: &str) -> Option<Kind> {
 
 /// `type/subtype` of a Content-Type header, without parameters, lowercased.
 fn essence(content_type: &str) -> String {
-    content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Classifies and parses manifest bytes.
@@ -127,10 +147,15 @@ pub fn parse(content_type: Option<&str>, bytes: &[u8]) -> Result<(Parsed, String
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| Error::corrupt(format!("failed to parse manifest: {e}")))?;
     let Some(obj) = value.as_object() else {
-        return Err(Error::corrupt("failed to parse manifest: not a JSON object"));
+        return Err(Error::corrupt(
+            "failed to parse manifest: not a JSON object",
+        ));
     };
     let header = content_type.map(essence).filter(|ct| kind_of(ct).is_some());
-    let declared = obj.get("mediaType").and_then(|v| v.as_str()).filter(|s| !s.is_empty());
+    let declared = obj
+        .get("mediaType")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty());
 
     let effective = if let Some(ct) = header {
         if let Some(d) = declared
@@ -148,7 +173,9 @@ pub fn parse(content_type: Option<&str>, bytes: &[u8]) -> Result<(Parsed, String
         media_type::OCI_INDEX.to_string()
     } else if obj.contains_key("config") && obj.contains_key("layers") {
         media_type::OCI_MANIFEST.to_string()
-    } else if obj.get("schemaVersion").and_then(|v| v.as_u64()) == Some(1) || obj.contains_key("fsLayers") {
+    } else if obj.get("schemaVersion").and_then(|v| v.as_u64()) == Some(1)
+        || obj.contains_key("fsLayers")
+    {
         if obj.contains_key("signatures") {
             media_type::DOCKER_MANIFEST_V1_SIGNED.to_string()
         } else {
@@ -172,7 +199,11 @@ pub fn parse(content_type: Option<&str>, bytes: &[u8]) -> Result<(Parsed, String
             check_schema_version(i.schema_version)?;
             Parsed::Index(i)
         }
-        None => return Err(Error::unsupported(format!("unsupported manifest format: {effective}"))),
+        None => {
+            return Err(Error::unsupported(format!(
+                "unsupported manifest format: {effective}"
+            )));
+        }
     };
     Ok((parsed, effective))
 }
@@ -181,7 +212,9 @@ fn check_schema_version(v: u32) -> Result<()> {
     if v == 2 {
         Ok(())
     } else {
-        Err(Error::unsupported(format!("unsupported manifest schema version {v}")))
+        Err(Error::unsupported(format!(
+            "unsupported manifest schema version {v}"
+        )))
     }
 }
 
@@ -221,7 +254,11 @@ mod tests {
     }
 
     fn oci_manifest(with_media_type: bool) -> String {
-        let mt = if with_media_type { format!(r#""mediaType": "{OCI_MANIFEST}","#) } else { String::new() };
+        let mt = if with_media_type {
+            format!(r#""mediaType": "{OCI_MANIFEST}","#)
+        } else {
+            String::new()
+        };
         format!(
             r#"{{"schemaVersion":2,{mt}"config":{{"mediaType":"{OCI_CONFIG}","digest":"{D1}","size":2}},
 "layers":[{{"mediaType":"{OCI_LAYER_ZSTD}","digest":"{D2}","size":5,"annotations":{{"org.opencontainers.image.title":"x"}}}}],
@@ -240,7 +277,11 @@ mod tests {
     }
 
     fn oci_index(with_media_type: bool) -> String {
-        let mt = if with_media_type { format!(r#""mediaType": "{OCI_INDEX}","#) } else { String::new() };
+        let mt = if with_media_type {
+            format!(r#""mediaType": "{OCI_INDEX}","#)
+        } else {
+            String::new()
+        };
         format!(
             r#"{{"schemaVersion":2,{mt}"manifests":[
 {{"mediaType":"{OCI_MANIFEST}","digest":"{D1}","size":1,"platform":{{"architecture":"arm64","os":"linux","variant":"v8"}}}},
@@ -265,32 +306,58 @@ mod tests {
         let body = docker_manifest();
         let (p, mt) = parse(Some(DOCKER_MANIFEST_V2), body.as_bytes()).unwrap();
         assert_eq!(mt, DOCKER_MANIFEST_V2);
-        let Parsed::Manifest(m) = p else { panic!("not a manifest") };
+        let Parsed::Manifest(m) = p else {
+            panic!("not a manifest")
+        };
         assert_eq!(m.config.media_type, DOCKER_CONFIG);
         assert_eq!(m.config.digest.to_string(), D1);
         assert_eq!(m.layers.len(), 2);
         assert_eq!(m.layers[0].size, 3623807);
-        assert_eq!(m.layers[1].urls.as_deref(), Some(&["https://example.com/l".to_string()][..]));
+        assert_eq!(
+            m.layers[1].urls.as_deref(),
+            Some(&["https://example.com/l".to_string()][..])
+        );
         // classified by body alone too
         assert_eq!(parse(None, body.as_bytes()).unwrap().1, DOCKER_MANIFEST_V2);
-        assert_eq!(parse(Some("application/octet-stream"), body.as_bytes()).unwrap().1, DOCKER_MANIFEST_V2);
+        assert_eq!(
+            parse(Some("application/octet-stream"), body.as_bytes())
+                .unwrap()
+                .1,
+            DOCKER_MANIFEST_V2
+        );
     }
 
     #[test]
     fn oci_manifest_by_header_body_and_shape() {
         let body = oci_manifest(true);
-        let (p, mt) = parse(Some("application/vnd.oci.image.manifest.v1+json; charset=utf-8"), body.as_bytes()).unwrap();
+        let (p, mt) = parse(
+            Some("application/vnd.oci.image.manifest.v1+json; charset=utf-8"),
+            body.as_bytes(),
+        )
+        .unwrap();
         assert_eq!(mt, OCI_MANIFEST);
         let Parsed::Manifest(m) = p else { panic!() };
         assert_eq!(m.layers[0].media_type, OCI_LAYER_ZSTD);
         assert_eq!(m.subject.unwrap().digest.to_string(), D3);
-        assert_eq!(m.annotations.unwrap()["org.opencontainers.image.created"], "2024-01-01T00:00:00Z");
+        assert_eq!(
+            m.annotations.unwrap()["org.opencontainers.image.created"],
+            "2024-01-01T00:00:00Z"
+        );
         // no mediaType in the JSON: header decides, else the shape
         let bare = oci_manifest(false);
-        assert_eq!(parse(Some(OCI_MANIFEST), bare.as_bytes()).unwrap().1, OCI_MANIFEST);
-        assert_eq!(parse(Some(DOCKER_MANIFEST_V2), bare.as_bytes()).unwrap().1, DOCKER_MANIFEST_V2);
+        assert_eq!(
+            parse(Some(OCI_MANIFEST), bare.as_bytes()).unwrap().1,
+            OCI_MANIFEST
+        );
+        assert_eq!(
+            parse(Some(DOCKER_MANIFEST_V2), bare.as_bytes()).unwrap().1,
+            DOCKER_MANIFEST_V2
+        );
         assert_eq!(parse(None, bare.as_bytes()).unwrap().1, OCI_MANIFEST);
-        assert_eq!(parse(Some("text/plain"), bare.as_bytes()).unwrap().1, OCI_MANIFEST);
+        assert_eq!(
+            parse(Some("text/plain"), bare.as_bytes()).unwrap().1,
+            OCI_MANIFEST
+        );
     }
 
     #[test]
@@ -300,10 +367,16 @@ mod tests {
         let Parsed::Index(i) = p else { panic!() };
         assert_eq!(i.manifests.len(), 3);
         let arm = i.manifests[1].platform.as_ref().unwrap();
-        assert_eq!((arm.architecture.as_str(), arm.variant.as_deref()), ("arm", Some("v7")));
+        assert_eq!(
+            (arm.architecture.as_str(), arm.variant.as_deref()),
+            ("arm", Some("v7"))
+        );
         let win = i.manifests[2].platform.as_ref().unwrap();
         assert_eq!(win.os_version.as_deref(), Some("10.0.17763.5458"));
-        assert_eq!(win.os_features.as_deref(), Some(&["win32k".to_string()][..]));
+        assert_eq!(
+            win.os_features.as_deref(),
+            Some(&["win32k".to_string()][..])
+        );
     }
 
     #[test]
@@ -311,22 +384,41 @@ mod tests {
         let (p, mt) = parse(Some(OCI_INDEX), oci_index(true).as_bytes()).unwrap();
         assert_eq!(mt, OCI_INDEX);
         let Parsed::Index(i) = p else { panic!() };
-        assert_eq!(i.manifests[1].annotations.as_ref().unwrap()["vnd.docker.reference.type"], "attestation-manifest");
-        let picked = crate::platform::select(&crate::platform::parse("linux/arm64").unwrap(), &i.manifests);
+        assert_eq!(
+            i.manifests[1].annotations.as_ref().unwrap()["vnd.docker.reference.type"],
+            "attestation-manifest"
+        );
+        let picked = crate::platform::select(
+            &crate::platform::parse("linux/arm64").unwrap(),
+            &i.manifests,
+        );
         assert_eq!(picked.len(), 1);
         assert_eq!(picked[0].digest.to_string(), D1);
         // shape only
-        assert!(matches!(parse(None, oci_index(false).as_bytes()).unwrap(), (Parsed::Index(_), m) if m == OCI_INDEX));
+        assert!(
+            matches!(parse(None, oci_index(false).as_bytes()).unwrap(), (Parsed::Index(_), m) if m == OCI_INDEX)
+        );
     }
 
     #[test]
     fn schema1_is_recognized() {
         let (p, mt) = parse(Some(DOCKER_MANIFEST_V1_SIGNED), SCHEMA1_SIGNED.as_bytes()).unwrap();
-        assert_eq!((p, mt.as_str()), (Parsed::Schema1, DOCKER_MANIFEST_V1_SIGNED));
+        assert_eq!(
+            (p, mt.as_str()),
+            (Parsed::Schema1, DOCKER_MANIFEST_V1_SIGNED)
+        );
         // registries often serve schema1 as application/json
-        assert_eq!(parse(Some("application/json"), SCHEMA1_SIGNED.as_bytes()).unwrap().1, DOCKER_MANIFEST_V1_SIGNED);
+        assert_eq!(
+            parse(Some("application/json"), SCHEMA1_SIGNED.as_bytes())
+                .unwrap()
+                .1,
+            DOCKER_MANIFEST_V1_SIGNED
+        );
         let unsigned = r#"{"schemaVersion":1,"name":"a","tag":"b","fsLayers":[],"history":[]}"#;
-        assert_eq!(parse(None, unsigned.as_bytes()).unwrap(), (Parsed::Schema1, DOCKER_MANIFEST_V1.to_string()));
+        assert_eq!(
+            parse(None, unsigned.as_bytes()).unwrap(),
+            (Parsed::Schema1, DOCKER_MANIFEST_V1.to_string())
+        );
         let e = schema1_error("alpine:3");
         assert_eq!(e.kind, ErrorKind::Unsupported);
         assert_eq!(
@@ -337,16 +429,35 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        let unknown = r#"{"schemaVersion":2,"mediaType":"application/vnd.example+json","blobs":[]}"#;
+        let unknown =
+            r#"{"schemaVersion":2,"mediaType":"application/vnd.example+json","blobs":[]}"#;
         let e = parse(None, unknown.as_bytes()).unwrap_err();
-        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::Unsupported, "unsupported manifest format: application/vnd.example+json"));
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (
+                ErrorKind::Unsupported,
+                "unsupported manifest format: application/vnd.example+json"
+            )
+        );
         let e = parse(Some("text/html"), b"{\"hello\":1}").unwrap_err();
-        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::Unsupported, "unsupported manifest format"));
-        assert_eq!(parse(None, b"<html>").unwrap_err().kind, ErrorKind::DataCorrupt);
-        assert_eq!(parse(None, b"[1]").unwrap_err().kind, ErrorKind::DataCorrupt);
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (ErrorKind::Unsupported, "unsupported manifest format")
+        );
+        assert_eq!(
+            parse(None, b"<html>").unwrap_err().kind,
+            ErrorKind::DataCorrupt
+        );
+        assert_eq!(
+            parse(None, b"[1]").unwrap_err().kind,
+            ErrorKind::DataCorrupt
+        );
         // wrong schema version
         let v3 = oci_manifest(true).replace("\"schemaVersion\":2", "\"schemaVersion\":3");
-        assert_eq!(parse(None, v3.as_bytes()).unwrap_err().message, "unsupported manifest schema version 3");
+        assert_eq!(
+            parse(None, v3.as_bytes()).unwrap_err().message,
+            "unsupported manifest schema version 3"
+        );
         // index served as a manifest
         let e = parse(Some(OCI_MANIFEST), oci_index(true).as_bytes()).unwrap_err();
         assert_eq!(e.kind, ErrorKind::DataCorrupt);
@@ -355,7 +466,12 @@ mod tests {
         assert!(e.message.contains("config"), "{}", e.message);
         // non-sha256 and malformed digests
         let sha512 = oci_manifest(true).replace(D2, &format!("sha512:{}", "ab".repeat(64)));
-        assert!(parse(None, sha512.as_bytes()).unwrap_err().message.contains("unsupported digest algorithm"));
+        assert!(
+            parse(None, sha512.as_bytes())
+                .unwrap_err()
+                .message
+                .contains("unsupported digest algorithm")
+        );
         let negative = oci_manifest(true).replace("\"size\":5", "\"size\":-5");
         assert!(parse(None, negative.as_bytes()).is_err());
     }
@@ -363,10 +479,16 @@ mod tests {
     #[test]
     fn serialization_skips_absent_fields() {
         let d = Descriptor::new(OCI_LAYER_GZIP, Digest::parse(D1).unwrap(), 3);
-        assert_eq!(serde_json::to_string(&d).unwrap(), format!(r#"{{"mediaType":"{OCI_LAYER_GZIP}","digest":"{D1}","size":3}}"#));
-        let d2: Descriptor = serde_json::from_str(&format!(r#"{{"digest":"{D1}","size":3}}"#)).unwrap();
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            format!(r#"{{"mediaType":"{OCI_LAYER_GZIP}","digest":"{D1}","size":3}}"#)
+        );
+        let d2: Descriptor =
+            serde_json::from_str(&format!(r#"{{"digest":"{D1}","size":3}}"#)).unwrap();
         assert_eq!(d2.media_type, "");
-        let (Parsed::Index(i), _) = parse(None, oci_index(true).as_bytes()).unwrap() else { panic!() };
+        let (Parsed::Index(i), _) = parse(None, oci_index(true).as_bytes()).unwrap() else {
+            panic!()
+        };
         let again: ImageIndex = serde_json::from_slice(&serde_json::to_vec(&i).unwrap()).unwrap();
         assert_eq!(again, i);
     }

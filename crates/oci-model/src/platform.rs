@@ -13,9 +13,17 @@ pub struct Platform {
     pub architecture: String,
     #[serde(default)]
     pub os: String,
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
-    #[serde(rename = "os.features", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.features",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_features: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
@@ -65,7 +73,11 @@ impl Platform {
             opts.push('+');
             opts.push_str(&encode_os_option(f));
         }
-        let os = if opts.is_empty() { self.os.clone() } else { format!("{}({opts})", self.os) };
+        let os = if opts.is_empty() {
+            self.os.clone()
+        } else {
+            format!("{}({opts})", self.os)
+        };
         join_non_empty(&[&os, &self.architecture, self.variant_str()])
     }
 }
@@ -76,12 +88,21 @@ impl fmt::Display for Platform {
         if self.os.is_empty() {
             return f.write_str("unknown");
         }
-        f.write_str(&join_non_empty(&[&self.os, &self.architecture, self.variant_str()]))
+        f.write_str(&join_non_empty(&[
+            &self.os,
+            &self.architecture,
+            self.variant_str(),
+        ]))
     }
 }
 
 fn join_non_empty(parts: &[&str]) -> String {
-    parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join("/")
+    parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn encode_os_option(v: &str) -> String {
@@ -109,10 +130,15 @@ fn decode_os_option(v: &str) -> std::result::Result<String, String> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let hex = b.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+            let hex = b
+                .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit));
             let Some(h) = hex else {
                 let end = (i + 3).min(b.len());
-                return Err(format!("invalid URL escape {:?}", String::from_utf8_lossy(&b[i..end])));
+                return Err(format!(
+                    "invalid URL escape {:?}",
+                    String::from_utf8_lossy(&b[i..end])
+                ));
             };
             let s = std::str::from_utf8(h).expect("hex digits are ASCII");
             out.push(u8::from_str_radix(s, 16).expect("checked hex"));
@@ -148,7 +174,10 @@ fn is_option_char(b: u8) -> bool {
 /// Matches [`OS_PATTERN`]: returns (os, os version, raw "+a+b" features).
 fn match_os_component(part: &str) -> Option<(&str, &str, &str)> {
     let b = part.as_bytes();
-    let name_end = b.iter().position(|&c| !is_os_name_char(c)).unwrap_or(b.len());
+    let name_end = b
+        .iter()
+        .position(|&c| !is_os_name_char(c))
+        .unwrap_or(b.len());
     if name_end == 0 {
         return None;
     }
@@ -163,7 +192,9 @@ fn match_os_component(part: &str) -> Option<(&str, &str, &str)> {
         return None;
     }
     if !features.is_empty() {
-        let ok = features[1..].split('+').all(|f| !f.is_empty() && f.bytes().all(is_option_char));
+        let ok = features[1..]
+            .split('+')
+            .all(|f| !f.is_empty() && f.bytes().all(is_option_char));
         if !ok {
             return None;
         }
@@ -172,23 +203,61 @@ fn match_os_component(part: &str) -> Option<(&str, &str, &str)> {
 }
 
 fn is_specifier_component(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 fn is_known_os(os: &str) -> bool {
     matches!(
         os,
-        "aix" | "android" | "darwin" | "dragonfly" | "freebsd" | "hurd" | "illumos" | "ios" | "js" | "linux"
-            | "nacl" | "netbsd" | "openbsd" | "plan9" | "solaris" | "windows" | "zos"
+        "aix"
+            | "android"
+            | "darwin"
+            | "dragonfly"
+            | "freebsd"
+            | "hurd"
+            | "illumos"
+            | "ios"
+            | "js"
+            | "linux"
+            | "nacl"
+            | "netbsd"
+            | "openbsd"
+            | "plan9"
+            | "solaris"
+            | "windows"
+            | "zos"
     )
 }
 
 fn is_known_arch(arch: &str) -> bool {
     matches!(
         arch,
-        "386" | "amd64" | "amd64p32" | "arm" | "armbe" | "arm64" | "arm64be" | "ppc64" | "ppc64le" | "loong64"
-            | "mips" | "mipsle" | "mips64" | "mips64le" | "mips64p32" | "mips64p32le" | "ppc" | "riscv"
-            | "riscv64" | "s390" | "s390x" | "sparc" | "sparc64" | "wasm"
+        "386"
+            | "amd64"
+            | "amd64p32"
+            | "arm"
+            | "armbe"
+            | "arm64"
+            | "arm64be"
+            | "ppc64"
+            | "ppc64le"
+            | "loong64"
+            | "mips"
+            | "mipsle"
+            | "mips64"
+            | "mips64le"
+            | "mips64p32"
+            | "mips64p32le"
+            | "ppc"
+            | "riscv"
+            | "riscv64"
+            | "s390"
+            | "s390x"
+            | "sparc"
+            | "sparc64"
+            | "wasm"
     )
 }
 
@@ -196,7 +265,10 @@ fn is_known_arch(arch: &str) -> bool {
 /// architecture completed from the host.
 pub fn parse(specifier: &str) -> Result<Platform> {
     if specifier.contains('*') {
-        return Err(invalid_argument(format!("{}: wildcards not yet supported", quote(specifier))));
+        return Err(invalid_argument(format!(
+            "{}: wildcards not yet supported",
+            quote(specifier)
+        )));
     }
     let parts: Vec<&str> = specifier.splitn(4, '/').collect();
     let mut p = Platform::default();
@@ -212,14 +284,22 @@ pub fn parse(specifier: &str) -> Result<Platform> {
             };
             p.os = normalize_os(os);
             let version = decode_os_option(version).map_err(|e| {
-                Error::invalid(format!("{} has an invalid OS version {}: {e}", quote(specifier), quote(version)))
+                Error::invalid(format!(
+                    "{} has an invalid OS version {}: {e}",
+                    quote(specifier),
+                    quote(version)
+                ))
             })?;
             p.os_version = Some(version).filter(|v| !v.is_empty());
             if !features.is_empty() {
                 let mut decoded = Vec::new();
                 for f in features[1..].split('+') {
                     decoded.push(decode_os_option(f).map_err(|e| {
-                        Error::invalid(format!("{} has an invalid OS feature {}: {e}", quote(specifier), quote(f)))
+                        Error::invalid(format!(
+                            "{} has an invalid OS feature {}: {e}",
+                            quote(specifier),
+                            quote(f)
+                        ))
                     })?);
                 }
                 p.os_features = Some(decoded);
@@ -245,17 +325,20 @@ pub fn parse(specifier: &str) -> Result<Platform> {
             }
             let (arch, variant) = normalize_arch(parts[0], "");
             p.architecture = arch;
-            p.variant = Some(variant).filter(|v| !v.is_empty() && !(p.architecture == "arm" && v == "v7"));
+            p.variant = two_part_variant(&p.architecture, variant);
             if is_known_arch(&p.architecture) {
                 p.os = host().os;
                 return Ok(p);
             }
-            Err(invalid_argument(format!("{}: unknown operating system or architecture", quote(specifier))))
+            Err(invalid_argument(format!(
+                "{}: unknown operating system or architecture",
+                quote(specifier)
+            )))
         }
         2 => {
             let (arch, variant) = normalize_arch(parts[1], "");
             p.architecture = arch;
-            p.variant = Some(variant).filter(|v| !v.is_empty() && !(p.architecture == "arm" && v == "v7"));
+            p.variant = two_part_variant(&p.architecture, variant);
             Ok(p)
         }
         3 => {
@@ -267,7 +350,19 @@ pub fn parse(specifier: &str) -> Result<Platform> {
             p.variant = Some(variant).filter(|v| !v.is_empty());
             Ok(p)
         }
-        _ => Err(invalid_argument(format!("{}: cannot parse platform specifier", quote(specifier)))),
+        _ => Err(invalid_argument(format!(
+            "{}: cannot parse platform specifier",
+            quote(specifier)
+        ))),
+    }
+}
+
+/// With no explicit variant, `arm/v7` is written as plain `arm`.
+fn two_part_variant(arch: &str, variant: String) -> Option<String> {
+    if variant.is_empty() || (arch == "arm" && variant == "v7") {
+        None
+    } else {
+        Some(variant)
     }
 }
 
@@ -276,7 +371,11 @@ fn normalize_os(os: &str) -> String {
         return host().os;
     }
     let os = os.to_lowercase();
-    if os == "macos" { "darwin".to_string() } else { os }
+    if os == "macos" {
+        "darwin".to_string()
+    } else {
+        os
+    }
 }
 
 fn normalize_arch(arch: &str, variant: &str) -> (String, String) {
@@ -284,7 +383,14 @@ fn normalize_arch(arch: &str, variant: &str) -> (String, String) {
     let variant = variant.to_lowercase();
     match arch.as_str() {
         "i386" => ("386".into(), String::new()),
-        "x86_64" | "x86-64" | "amd64" => ("amd64".into(), if variant == "v1" { String::new() } else { variant }),
+        "x86_64" | "x86-64" | "amd64" => (
+            "amd64".into(),
+            if variant == "v1" {
+                String::new()
+            } else {
+                variant
+            },
+        ),
         "aarch64" | "arm64" => {
             let v = match variant.as_str() {
                 "8" | "v8" | "v8.0" => String::new(),
@@ -358,12 +464,19 @@ pub struct Matcher {
 
 /// containerd's `Only(p)`.
 pub fn only(p: &Platform) -> Matcher {
-    Matcher { vector: platform_vector(&normalize(p)).iter().map(normalize).collect() }
+    Matcher {
+        vector: platform_vector(&normalize(p))
+            .iter()
+            .map(normalize)
+            .collect(),
+    }
 }
 
 /// containerd's `OnlyStrict(p)`: the platform itself, no fallbacks.
 pub fn only_strict(p: &Platform) -> Matcher {
-    Matcher { vector: vec![normalize(p)] }
+    Matcher {
+        vector: vec![normalize(p)],
+    }
 }
 
 fn with_variant(p: &Platform, arch: &str, variant: &str) -> Platform {
@@ -420,7 +533,11 @@ fn platform_vector(p: &Platform) -> Vec<Platform> {
                     minor = m;
                 }
                 let name = |major: i64, minor: i64| {
-                    if minor == 0 { format!("v{major}") } else { format!("v{major}.{minor}") }
+                    if minor == 0 {
+                        format!("v{major}")
+                    } else {
+                        format!("v{major}.{minor}")
+                    }
                 };
                 if major == 9 {
                     for m in (0..minor).rev() {
@@ -462,7 +579,11 @@ fn matches_one(want: &Platform, candidate: &Platform) -> bool {
         return false;
     }
     let wanted_features = want.os_features.as_deref().unwrap_or_default();
-    c.os_features.as_deref().unwrap_or_default().iter().all(|f| wanted_features.contains(f))
+    c.os_features
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .all(|f| wanted_features.contains(f))
 }
 
 impl Matcher {
@@ -562,11 +683,20 @@ mod tests {
     fn parse_single_component_uses_host() {
         let h = host();
         let linux = parse("linux").unwrap();
-        assert_eq!((linux.os.as_str(), linux.architecture.as_str()), ("linux", h.architecture.as_str()));
+        assert_eq!(
+            (linux.os.as_str(), linux.architecture.as_str()),
+            ("linux", h.architecture.as_str())
+        );
         let arm64 = parse("aarch64").unwrap();
-        assert_eq!((arm64.os.as_str(), arm64.architecture.as_str()), (h.os.as_str(), "arm64"));
+        assert_eq!(
+            (arm64.os.as_str(), arm64.architecture.as_str()),
+            (h.os.as_str(), "arm64")
+        );
         let armhf = parse("armhf").unwrap();
-        assert_eq!((armhf.architecture.as_str(), armhf.variant.as_deref()), ("arm", None));
+        assert_eq!(
+            (armhf.architecture.as_str(), armhf.variant.as_deref()),
+            ("arm", None)
+        );
         assert_eq!(parse("armel").unwrap().variant.as_deref(), Some("v6"));
     }
 
@@ -582,14 +712,25 @@ mod tests {
         assert_eq!(enc.os_version.as_deref(), Some("1+2"));
         assert_eq!(enc.format_all(), "linux(1%2B2)/amd64");
         let e = parse("linux(%zz)/amd64").unwrap_err();
-        assert!(e.message.starts_with("\"linux(%zz)/amd64\" has an invalid OS version \"%zz\""), "{}", e.message);
+        assert!(
+            e.message
+                .starts_with("\"linux(%zz)/amd64\" has an invalid OS version \"%zz\""),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
     fn parse_errors() {
         let cases = [
-            ("linux/*", "\"linux/*\": wildcards not yet supported: invalid argument"),
-            ("foo", "\"foo\": unknown operating system or architecture: invalid argument"),
+            (
+                "linux/*",
+                "\"linux/*\": wildcards not yet supported: invalid argument",
+            ),
+            (
+                "foo",
+                "\"foo\": unknown operating system or architecture: invalid argument",
+            ),
             (
                 "x y/amd64",
                 r#""x y" is an invalid OS component of "x y/amd64": OSAndVersion specifier component must match "^([A-Za-z0-9_-]+)(?:\\(([A-Za-z0-9_.%-]*)((?:\\+[A-Za-z0-9_.%-]+)*)\\))?$": invalid argument"#,
@@ -602,8 +743,14 @@ mod tests {
                 "linux//v7",
                 r#""" is an invalid component of "linux//v7": platform specifier component must match "^[A-Za-z0-9_.-]+$": invalid argument"#,
             ),
-            ("linux/arm/v7/x", "\"linux/arm/v7/x\": cannot parse platform specifier: invalid argument"),
-            ("", r#""" is an invalid OS component of "": OSAndVersion specifier component must match "^([A-Za-z0-9_-]+)(?:\\(([A-Za-z0-9_.%-]*)((?:\\+[A-Za-z0-9_.%-]+)*)\\))?$": invalid argument"#),
+            (
+                "linux/arm/v7/x",
+                "\"linux/arm/v7/x\": cannot parse platform specifier: invalid argument",
+            ),
+            (
+                "",
+                r#""" is an invalid OS component of "": OSAndVersion specifier component must match "^([A-Za-z0-9_-]+)(?:\\(([A-Za-z0-9_.%-]*)((?:\\+[A-Za-z0-9_.%-]+)*)\\))?$": invalid argument"#,
+            ),
         ];
         for (s, msg) in cases {
             let e = parse(s).unwrap_err();
@@ -619,7 +766,12 @@ mod tests {
         assert_eq!(p("", "amd64", "").to_string(), "unknown");
         assert_eq!(p("", "amd64", "").format_all(), "unknown");
         assert_eq!(p("linux", "", "v7").to_string(), "linux/v7");
-        for s in ["linux/amd64", "linux/arm64/v8", "linux/arm/v6", "windows/amd64"] {
+        for s in [
+            "linux/amd64",
+            "linux/arm64/v8",
+            "linux/arm/v6",
+            "windows/amd64",
+        ] {
             assert_eq!(parse(s).unwrap().to_string(), s);
         }
     }
@@ -652,28 +804,63 @@ mod tests {
         }
         let mut f = p("windows", "amd64", "");
         f.os_features = Some(vec!["b".into(), "a".into(), "b".into()]);
-        assert_eq!(normalize(&f).os_features, Some(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            normalize(&f).os_features,
+            Some(vec!["a".into(), "b".into()])
+        );
     }
 
     fn vector(s: &str) -> Vec<String> {
-        only(&parse(s).unwrap()).candidates().iter().map(|p| p.to_string()).collect()
+        only(&parse(s).unwrap())
+            .candidates()
+            .iter()
+            .map(|p| p.to_string())
+            .collect()
     }
 
     #[test]
     fn preference_vectors() {
         assert_eq!(vector("linux/amd64"), ["linux/amd64", "linux/386"]);
-        assert_eq!(vector("linux/amd64/v3"), ["linux/amd64/v3", "linux/amd64/v2", "linux/amd64", "linux/386"]);
-        assert_eq!(vector("linux/arm/v7"), ["linux/arm/v7", "linux/arm/v6", "linux/arm/v5"]);
-        assert_eq!(vector("linux/arm"), ["linux/arm/v7", "linux/arm/v6", "linux/arm/v5"]);
+        assert_eq!(
+            vector("linux/amd64/v3"),
+            [
+                "linux/amd64/v3",
+                "linux/amd64/v2",
+                "linux/amd64",
+                "linux/386"
+            ]
+        );
+        assert_eq!(
+            vector("linux/arm/v7"),
+            ["linux/arm/v7", "linux/arm/v6", "linux/arm/v5"]
+        );
+        assert_eq!(
+            vector("linux/arm"),
+            ["linux/arm/v7", "linux/arm/v6", "linux/arm/v5"]
+        );
         assert_eq!(vector("linux/arm/v5"), ["linux/arm/v5"]);
         assert_eq!(
             vector("linux/arm64"),
-            ["linux/arm64", "linux/arm/v8", "linux/arm/v7", "linux/arm/v6", "linux/arm/v5"]
+            [
+                "linux/arm64",
+                "linux/arm/v8",
+                "linux/arm/v7",
+                "linux/arm/v6",
+                "linux/arm/v5"
+            ]
         );
         assert_eq!(vector("linux/arm64/v8"), vector("linux/arm64"));
         assert_eq!(
             vector("linux/arm64/v8.2"),
-            ["linux/arm64/v8.2", "linux/arm64/v8.1", "linux/arm64", "linux/arm/v8", "linux/arm/v7", "linux/arm/v6", "linux/arm/v5"]
+            [
+                "linux/arm64/v8.2",
+                "linux/arm64/v8.1",
+                "linux/arm64",
+                "linux/arm/v8",
+                "linux/arm/v7",
+                "linux/arm/v6",
+                "linux/arm/v5"
+            ]
         );
         assert_eq!(
             vector("linux/arm64/v9.1"),
@@ -708,7 +895,9 @@ mod tests {
         assert!(!m.matches(&p("windows", "arm64", "")));
         assert!(!m.matches(&p("unknown", "unknown", "")));
         assert_eq!(m.rank(&p("linux", "arm64", "v8")), Some(0));
-        assert!(m.rank(&p("linux", "arm", "v7")).unwrap() > m.rank(&p("linux", "arm", "v8")).unwrap());
+        assert!(
+            m.rank(&p("linux", "arm", "v7")).unwrap() > m.rank(&p("linux", "arm", "v8")).unwrap()
+        );
 
         let amd = only(&p("linux", "amd64", ""));
         assert_eq!(amd.rank(&p("linux", "x86_64", "")), Some(0));
@@ -777,16 +966,31 @@ mod tests {
             desc(9, Some(p("linux", "arm64", ""))),
         ];
         // arm64: arm64 entries first (stable), then arm/v7, arm/v6, then platform-less entries
-        assert_eq!(sizes(select(&p("linux", "arm64", ""), &entries)), [5, 9, 3, 1, 2, 7]);
-        assert_eq!(sizes(select(&p("linux", "amd64", ""), &entries)), [6, 8, 2, 7]);
-        assert_eq!(sizes(select(&p("linux", "arm", "v7"), &entries)), [3, 1, 2, 7]);
+        assert_eq!(
+            sizes(select(&p("linux", "arm64", ""), &entries)),
+            [5, 9, 3, 1, 2, 7]
+        );
+        assert_eq!(
+            sizes(select(&p("linux", "amd64", ""), &entries)),
+            [6, 8, 2, 7]
+        );
+        assert_eq!(
+            sizes(select(&p("linux", "arm", "v7"), &entries)),
+            [3, 1, 2, 7]
+        );
         assert_eq!(sizes(select(&p("linux", "s390x", ""), &entries)), [2, 7]);
         // amd64 falls back to 386 when it is all there is
-        let only386 = vec![desc(1, Some(p("linux", "386", ""))), desc(2, Some(p("unknown", "unknown", "")))];
+        let only386 = vec![
+            desc(1, Some(p("linux", "386", ""))),
+            desc(2, Some(p("unknown", "unknown", ""))),
+        ];
         assert_eq!(sizes(select(&p("linux", "amd64", ""), &only386)), [1]);
         // an empty wanted platform means the host
         let h = host();
-        let hosted = vec![desc(1, Some(p("linux", "made-up", ""))), desc(2, Some(h.clone()))];
+        let hosted = vec![
+            desc(1, Some(p("linux", "made-up", ""))),
+            desc(2, Some(h.clone())),
+        ];
         assert_eq!(sizes(select(&Platform::default(), &hosted)), [2]);
     }
 
@@ -809,7 +1013,11 @@ mod tests {
         let p: Platform = serde_json::from_str(j).unwrap();
         assert_eq!(p.os_version.as_deref(), Some("10.0.17763.5458"));
         assert_eq!(serde_json::to_string(&p).unwrap(), j);
-        let bare: Platform = serde_json::from_str(r#"{"architecture":"arm64","os":"linux"}"#).unwrap();
-        assert_eq!(serde_json::to_string(&bare).unwrap(), r#"{"architecture":"arm64","os":"linux"}"#);
+        let bare: Platform =
+            serde_json::from_str(r#"{"architecture":"arm64","os":"linux"}"#).unwrap();
+        assert_eq!(
+            serde_json::to_string(&bare).unwrap(),
+            r#"{"architecture":"arm64","os":"linux"}"#
+        );
     }
 }

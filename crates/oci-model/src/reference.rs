@@ -128,17 +128,29 @@ impl Reference {
         if !is_tag(tag) {
             return Err(Error::invalid("invalid tag format"));
         }
-        Ok(Reference { tag: Some(tag.to_string()), digest: None, ..self.name_only() })
+        Ok(Reference {
+            tag: Some(tag.to_string()),
+            digest: None,
+            ..self.name_only()
+        })
     }
 
     /// The same name with a digest and no tag.
     pub fn with_digest(&self, d: Digest) -> Reference {
-        Reference { digest: Some(d), ..self.name_only() }
+        Reference {
+            digest: Some(d),
+            ..self.name_only()
+        }
     }
 
     /// The name without tag or digest.
     pub fn name_only(&self) -> Reference {
-        Reference { domain: self.domain.clone(), path: self.path.clone(), tag: None, digest: None }
+        Reference {
+            domain: self.domain.clone(),
+            path: self.path.clone(),
+            tag: None,
+            digest: None,
+        }
     }
 
     /// What to ask the registry for: the digest if there is one (so `name:tag@digest` pulls by
@@ -180,14 +192,21 @@ impl FromStr for Reference {
 
 /// `^[a-f0-9]{64}$`: a bare image ID, which Docker refuses as a repository name.
 fn is_identifier(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Docker's `splitDockerDomain`: decides whether the first `/`-separated component is a registry
 /// host, and canonicalizes Docker Hub names.
 fn split_docker_domain(name: &str) -> (String, String) {
     let (mut domain, mut remote) = match name.split_once('/') {
-        None => return (DEFAULT_DOMAIN.to_string(), format!("{OFFICIAL_REPO_PREFIX}{name}")),
+        None => {
+            return (
+                DEFAULT_DOMAIN.to_string(),
+                format!("{OFFICIAL_REPO_PREFIX}{name}"),
+            );
+        }
         Some((first, rest)) => {
             if first == "localhost" || first.contains(['.', ':']) || first.to_lowercase() != first {
                 (first.to_string(), rest.to_string())
@@ -209,7 +228,9 @@ fn split_docker_domain(name: &str) -> (String, String) {
 fn parse_any(s: &str) -> Result<Reference> {
     let Some(m) = match_reference(s) else {
         if s.is_empty() {
-            return Err(Error::invalid("repository name must have at least one component"));
+            return Err(Error::invalid(
+                "repository name must have at least one component",
+            ));
         }
         if match_reference(&s.to_lowercase()).is_some() {
             return Err(Error::invalid("repository name must be lowercase"));
@@ -243,9 +264,9 @@ fn parse_reference_digest(d: &str) -> Result<Digest> {
         }
         return Digest::from_hex(hex).map_err(|_| Error::invalid("invalid checksum digest format"));
     }
-    let known_form = algo
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'+' | b'_' | b'-'));
+    let known_form = algo.bytes().all(|b| {
+        b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'+' | b'_' | b'-')
+    });
     if !known_form {
         return Err(Error::invalid("invalid checksum digest format"));
     }
@@ -287,7 +308,12 @@ fn match_reference(s: &str) -> Option<RefMatch<'_>> {
         return None;
     }
     let (domain, path) = split_name(name)?;
-    Some(RefMatch { domain, path, tag, digest })
+    Some(RefMatch {
+        domain,
+        path,
+        tag,
+        digest,
+    })
 }
 
 /// `anchoredNameRegexp`: `^(?:(domainAndPort)/)?(remoteName)$`, preferring a domain.
@@ -298,7 +324,11 @@ fn split_name(name: &str) -> Option<(&str, &str)> {
     {
         return Some((first, rest));
     }
-    if is_remote_name(name) { Some(("", name)) } else { None }
+    if is_remote_name(name) {
+        Some(("", name))
+    } else {
+        None
+    }
 }
 
 fn is_remote_name(s: &str) -> bool {
@@ -356,7 +386,9 @@ fn is_domain_and_port(s: &str) -> bool {
         }
     };
     let port_ok = port.is_empty()
-        || (port.len() > 1 && port.starts_with(':') && port[1..].bytes().all(|b| b.is_ascii_digit()));
+        || (port.len() > 1
+            && port.starts_with(':')
+            && port[1..].bytes().all(|b| b.is_ascii_digit()));
     port_ok && is_host(host)
 }
 
@@ -423,42 +455,261 @@ mod tests {
         }
     }
 
+    /// input, domain, path, tag, has digest, canonical Display, familiar string
+    type Case<'a> = (
+        String,
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        bool,
+        String,
+        String,
+    );
+
     #[test]
     fn normalization_table() {
         let d = format!("sha256:{HEX}");
         // input, domain, path, tag, digest?, canonical Display, familiar string
-        let cases: Vec<(String, &str, &str, Option<&str>, bool, String, String)> = vec![
-            ("alpine".into(), "docker.io", "library/alpine", None, false, "docker.io/library/alpine".into(), "alpine".into()),
-            ("alpine:3.20".into(), "docker.io", "library/alpine", Some("3.20"), false, "docker.io/library/alpine:3.20".into(), "alpine:3.20".into()),
-            ("user/app:1".into(), "docker.io", "user/app", Some("1"), false, "docker.io/user/app:1".into(), "user/app:1".into()),
-            ("docker.io/alpine".into(), "docker.io", "library/alpine", None, false, "docker.io/library/alpine".into(), "alpine".into()),
-            ("docker.io/library/alpine".into(), "docker.io", "library/alpine", None, false, "docker.io/library/alpine".into(), "alpine".into()),
-            ("index.docker.io/user/app".into(), "docker.io", "user/app", None, false, "docker.io/user/app".into(), "user/app".into()),
-            ("index.docker.io/alpine".into(), "docker.io", "library/alpine", None, false, "docker.io/library/alpine".into(), "alpine".into()),
-            ("docker.io/library/a/b".into(), "docker.io", "library/a/b", None, false, "docker.io/library/a/b".into(), "library/a/b".into()),
-            ("localhost/app".into(), "localhost", "app", None, false, "localhost/app".into(), "localhost/app".into()),
+        let cases: Vec<Case> = vec![
+            (
+                "alpine".into(),
+                "docker.io",
+                "library/alpine",
+                None,
+                false,
+                "docker.io/library/alpine".into(),
+                "alpine".into(),
+            ),
+            (
+                "alpine:3.20".into(),
+                "docker.io",
+                "library/alpine",
+                Some("3.20"),
+                false,
+                "docker.io/library/alpine:3.20".into(),
+                "alpine:3.20".into(),
+            ),
+            (
+                "user/app:1".into(),
+                "docker.io",
+                "user/app",
+                Some("1"),
+                false,
+                "docker.io/user/app:1".into(),
+                "user/app:1".into(),
+            ),
+            (
+                "docker.io/alpine".into(),
+                "docker.io",
+                "library/alpine",
+                None,
+                false,
+                "docker.io/library/alpine".into(),
+                "alpine".into(),
+            ),
+            (
+                "docker.io/library/alpine".into(),
+                "docker.io",
+                "library/alpine",
+                None,
+                false,
+                "docker.io/library/alpine".into(),
+                "alpine".into(),
+            ),
+            (
+                "index.docker.io/user/app".into(),
+                "docker.io",
+                "user/app",
+                None,
+                false,
+                "docker.io/user/app".into(),
+                "user/app".into(),
+            ),
+            (
+                "index.docker.io/alpine".into(),
+                "docker.io",
+                "library/alpine",
+                None,
+                false,
+                "docker.io/library/alpine".into(),
+                "alpine".into(),
+            ),
+            (
+                "docker.io/library/a/b".into(),
+                "docker.io",
+                "library/a/b",
+                None,
+                false,
+                "docker.io/library/a/b".into(),
+                "library/a/b".into(),
+            ),
+            (
+                "localhost/app".into(),
+                "localhost",
+                "app",
+                None,
+                false,
+                "localhost/app".into(),
+                "localhost/app".into(),
+            ),
             // bare "localhost" / "example.com" are Docker Hub repositories, not domains
-            ("localhost".into(), "docker.io", "library/localhost", None, false, "docker.io/library/localhost".into(), "localhost".into()),
-            ("example.com".into(), "docker.io", "library/example.com", None, false, "docker.io/library/example.com".into(), "example.com".into()),
-            ("localhost:5000".into(), "docker.io", "library/localhost", Some("5000"), false, "docker.io/library/localhost:5000".into(), "localhost:5000".into()),
-            (format!("localhost:5000/a/b@{d}"), "localhost:5000", "a/b", None, true, format!("localhost:5000/a/b@{d}"), format!("localhost:5000/a/b@{d}")),
-            ("myregistry.local:5000/testing/test-image".into(), "myregistry.local:5000", "testing/test-image", None, false, "myregistry.local:5000/testing/test-image".into(), "myregistry.local:5000/testing/test-image".into()),
-            ("example:5000/x".into(), "example:5000", "x", None, false, "example:5000/x".into(), "example:5000/x".into()),
-            ("127.0.0.1/x:t".into(), "127.0.0.1", "x", Some("t"), false, "127.0.0.1/x:t".into(), "127.0.0.1/x:t".into()),
-            ("[::1]:5000/x".into(), "[::1]:5000", "x", None, false, "[::1]:5000/x".into(), "[::1]:5000/x".into()),
-            ("[2001:db8::1]/x/y:v1".into(), "[2001:db8::1]", "x/y", Some("v1"), false, "[2001:db8::1]/x/y:v1".into(), "[2001:db8::1]/x/y:v1".into()),
+            (
+                "localhost".into(),
+                "docker.io",
+                "library/localhost",
+                None,
+                false,
+                "docker.io/library/localhost".into(),
+                "localhost".into(),
+            ),
+            (
+                "example.com".into(),
+                "docker.io",
+                "library/example.com",
+                None,
+                false,
+                "docker.io/library/example.com".into(),
+                "example.com".into(),
+            ),
+            (
+                "localhost:5000".into(),
+                "docker.io",
+                "library/localhost",
+                Some("5000"),
+                false,
+                "docker.io/library/localhost:5000".into(),
+                "localhost:5000".into(),
+            ),
+            (
+                format!("localhost:5000/a/b@{d}"),
+                "localhost:5000",
+                "a/b",
+                None,
+                true,
+                format!("localhost:5000/a/b@{d}"),
+                format!("localhost:5000/a/b@{d}"),
+            ),
+            (
+                "myregistry.local:5000/testing/test-image".into(),
+                "myregistry.local:5000",
+                "testing/test-image",
+                None,
+                false,
+                "myregistry.local:5000/testing/test-image".into(),
+                "myregistry.local:5000/testing/test-image".into(),
+            ),
+            (
+                "example:5000/x".into(),
+                "example:5000",
+                "x",
+                None,
+                false,
+                "example:5000/x".into(),
+                "example:5000/x".into(),
+            ),
+            (
+                "127.0.0.1/x:t".into(),
+                "127.0.0.1",
+                "x",
+                Some("t"),
+                false,
+                "127.0.0.1/x:t".into(),
+                "127.0.0.1/x:t".into(),
+            ),
+            (
+                "[::1]:5000/x".into(),
+                "[::1]:5000",
+                "x",
+                None,
+                false,
+                "[::1]:5000/x".into(),
+                "[::1]:5000/x".into(),
+            ),
+            (
+                "[2001:db8::1]/x/y:v1".into(),
+                "[2001:db8::1]",
+                "x/y",
+                Some("v1"),
+                false,
+                "[2001:db8::1]/x/y:v1".into(),
+                "[2001:db8::1]/x/y:v1".into(),
+            ),
             // an uppercase first component can only be a host
-            ("Foo/bar".into(), "Foo", "bar", None, false, "Foo/bar".into(), "Foo/bar".into()),
-            ("REGISTRY.Example.COM/team/app".into(), "REGISTRY.Example.COM", "team/app", None, false, "REGISTRY.Example.COM/team/app".into(), "REGISTRY.Example.COM/team/app".into()),
-            ("my-host/app".into(), "docker.io", "my-host/app", None, false, "docker.io/my-host/app".into(), "my-host/app".into()),
+            (
+                "Foo/bar".into(),
+                "Foo",
+                "bar",
+                None,
+                false,
+                "Foo/bar".into(),
+                "Foo/bar".into(),
+            ),
+            (
+                "REGISTRY.Example.COM/team/app".into(),
+                "REGISTRY.Example.COM",
+                "team/app",
+                None,
+                false,
+                "REGISTRY.Example.COM/team/app".into(),
+                "REGISTRY.Example.COM/team/app".into(),
+            ),
+            (
+                "my-host/app".into(),
+                "docker.io",
+                "my-host/app",
+                None,
+                false,
+                "docker.io/my-host/app".into(),
+                "my-host/app".into(),
+            ),
             // separators
-            ("a_b/c__d/e.f/g-h/i---j".into(), "docker.io", "a_b/c__d/e.f/g-h/i---j", None, false, "docker.io/a_b/c__d/e.f/g-h/i---j".into(), "a_b/c__d/e.f/g-h/i---j".into()),
+            (
+                "a_b/c__d/e.f/g-h/i---j".into(),
+                "docker.io",
+                "a_b/c__d/e.f/g-h/i---j",
+                None,
+                false,
+                "docker.io/a_b/c__d/e.f/g-h/i---j".into(),
+                "a_b/c__d/e.f/g-h/i---j".into(),
+            ),
             // tag grammar: \w start, then \w . -
-            ("alpine:_x.Y-z".into(), "docker.io", "library/alpine", Some("_x.Y-z"), false, "docker.io/library/alpine:_x.Y-z".into(), "alpine:_x.Y-z".into()),
-            (format!("ubuntu:24.04@{d}"), "docker.io", "library/ubuntu", Some("24.04"), true, format!("docker.io/library/ubuntu:24.04@{d}"), format!("ubuntu:24.04@{d}")),
-            (format!("ubuntu@{d}"), "docker.io", "library/ubuntu", None, true, format!("docker.io/library/ubuntu@{d}"), format!("ubuntu@{d}")),
+            (
+                "alpine:_x.Y-z".into(),
+                "docker.io",
+                "library/alpine",
+                Some("_x.Y-z"),
+                false,
+                "docker.io/library/alpine:_x.Y-z".into(),
+                "alpine:_x.Y-z".into(),
+            ),
+            (
+                format!("ubuntu:24.04@{d}"),
+                "docker.io",
+                "library/ubuntu",
+                Some("24.04"),
+                true,
+                format!("docker.io/library/ubuntu:24.04@{d}"),
+                format!("ubuntu:24.04@{d}"),
+            ),
+            (
+                format!("ubuntu@{d}"),
+                "docker.io",
+                "library/ubuntu",
+                None,
+                true,
+                format!("docker.io/library/ubuntu@{d}"),
+                format!("ubuntu@{d}"),
+            ),
             // a first component with '.' that is not a valid host: reference.Parse keeps it in the path
-            ("a_b.c/foo".into(), "", "a_b.c/foo", None, false, "a_b.c/foo".into(), "a_b.c/foo".into()),
+            (
+                "a_b.c/foo".into(),
+                "",
+                "a_b.c/foo",
+                None,
+                false,
+                "a_b.c/foo".into(),
+                "a_b.c/foo".into(),
+            ),
         ];
         for (input, domain, path, tag, has_digest, display, familiar) in cases {
             let r = parse(&input);
@@ -476,12 +727,30 @@ mod tests {
     fn error_table() {
         let d = format!("sha256:{HEX}");
         let cases: Vec<(String, &str)> = vec![
-            (HEX.into(), "invalid repository name (e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855), cannot specify 64-byte hexadecimal strings"),
-            ("Alpine".into(), "invalid reference format: repository name (library/Alpine) must be lowercase"),
-            ("Alpine:Latest".into(), "invalid reference format: repository name (library/Alpine) must be lowercase"),
-            ("user/App".into(), "invalid reference format: repository name (user/App) must be lowercase"),
-            ("localhost:5000/Foo:1".into(), "invalid reference format: repository name (Foo) must be lowercase"),
-            ("docker.io/Foo".into(), "invalid reference format: repository name (library/Foo) must be lowercase"),
+            (
+                HEX.into(),
+                "invalid repository name (e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855), cannot specify 64-byte hexadecimal strings",
+            ),
+            (
+                "Alpine".into(),
+                "invalid reference format: repository name (library/Alpine) must be lowercase",
+            ),
+            (
+                "Alpine:Latest".into(),
+                "invalid reference format: repository name (library/Alpine) must be lowercase",
+            ),
+            (
+                "user/App".into(),
+                "invalid reference format: repository name (user/App) must be lowercase",
+            ),
+            (
+                "localhost:5000/Foo:1".into(),
+                "invalid reference format: repository name (Foo) must be lowercase",
+            ),
+            (
+                "docker.io/Foo".into(),
+                "invalid reference format: repository name (library/Foo) must be lowercase",
+            ),
             // Parse's own uppercase rule: invalid as written, valid once lowercased
             ("Foo_bar/baz".into(), "repository name must be lowercase"),
             ("".into(), "invalid reference format"),
@@ -490,7 +759,10 @@ mod tests {
             ("alpine:bad$tag".into(), "invalid reference format"),
             ("alpine:.x".into(), "invalid reference format"),
             ("alpine:-x".into(), "invalid reference format"),
-            (format!("alpine:{}", "a".repeat(129)), "invalid reference format"),
+            (
+                format!("alpine:{}", "a".repeat(129)),
+                "invalid reference format",
+            ),
             ("a___b".into(), "invalid reference format"),
             ("a..b".into(), "invalid reference format"),
             ("a._b".into(), "invalid reference format"),
@@ -511,11 +783,26 @@ mod tests {
             (format!("a@{d}@{d}"), "invalid reference format"),
             ("a@sha256:abc".into(), "invalid reference format"),
             ("a@sha256".into(), "invalid reference format"),
-            ("a@1sha:0123456789abcdef0123456789abcdef".into(), "invalid reference format"),
-            ("a@sha256:0123456789abcdef0123456789abcdef".into(), "invalid checksum digest length"),
-            (format!("a@sha256:{}", HEX.to_uppercase()), "invalid checksum digest format"),
-            (format!("a@{}", "sha256:".to_string() + &"0".repeat(63) + "g"), "invalid reference format"),
-            (format!("a/{}", "b".repeat(254)), "repository name must not be more than 255 characters"),
+            (
+                "a@1sha:0123456789abcdef0123456789abcdef".into(),
+                "invalid reference format",
+            ),
+            (
+                "a@sha256:0123456789abcdef0123456789abcdef".into(),
+                "invalid checksum digest length",
+            ),
+            (
+                format!("a@sha256:{}", HEX.to_uppercase()),
+                "invalid checksum digest format",
+            ),
+            (
+                format!("a@{}", "sha256:".to_string() + &"0".repeat(63) + "g"),
+                "invalid reference format",
+            ),
+            (
+                format!("a/{}", "b".repeat(254)),
+                "repository name must not be more than 255 characters",
+            ),
         ];
         for (input, msg) in cases {
             let e = err(&input);
@@ -534,14 +821,25 @@ mod tests {
         let host = format!("{}.example.com", "h".repeat(60));
         let p = format!("{host}/{}", "x".repeat(255));
         assert_eq!(parse(&p).path().len(), 255);
-        assert!(err(&format!("{host}/{}", "x".repeat(256))).message.contains("255"));
+        assert!(
+            err(&format!("{host}/{}", "x".repeat(256)))
+                .message
+                .contains("255")
+        );
     }
 
     #[test]
     fn only_exactly_64_hex_is_refused_as_a_name() {
-        assert_eq!(parse(&"a".repeat(65)).path(), format!("library/{}", "a".repeat(65)));
+        assert_eq!(
+            parse(&"a".repeat(65)).path(),
+            format!("library/{}", "a".repeat(65))
+        );
         assert_eq!(parse(&HEX[..63]).path(), format!("library/{}", &HEX[..63]));
-        assert!(err(&"a".repeat(64)).message.contains("cannot specify 64-byte hexadecimal strings"));
+        assert!(
+            err(&"a".repeat(64))
+                .message
+                .contains("cannot specify 64-byte hexadecimal strings")
+        );
         // with a tag it is an ordinary repository name
         assert_eq!(parse(&format!("{HEX}:1")).tag(), Some("1"));
     }
@@ -557,9 +855,16 @@ mod tests {
     fn other_digest_algorithms_are_refused_clearly() {
         let e = err(&format!("alpine@sha512:{}", "ab".repeat(64)));
         assert_eq!(e.kind, ErrorKind::Unsupported);
-        assert!(e.message.contains("sha512") && e.message.contains("only sha256"), "{}", e.message);
+        assert!(
+            e.message.contains("sha512") && e.message.contains("only sha256"),
+            "{}",
+            e.message
+        );
         // not a go-digest algorithm form at all
-        assert_eq!(err(&format!("alpine:1@SHA256:{HEX}")).message, "invalid checksum digest format");
+        assert_eq!(
+            err(&format!("alpine:1@SHA256:{HEX}")).message,
+            "invalid checksum digest format"
+        );
         // without a tag, Docker's lowercase pre-check sees everything up to the first ':'
         assert_eq!(
             err(&format!("alpine@SHA256:{HEX}")).message,
@@ -588,8 +893,14 @@ mod tests {
         assert_eq!(n.registry_reference(), None);
         let t = both.with_tag("v2").unwrap();
         assert_eq!(t.to_string(), "docker.io/library/ubuntu:v2");
-        assert_eq!(both.with_tag("-x").unwrap_err().message, "invalid tag format");
-        assert_eq!(both.with_tag(&"a".repeat(129)).unwrap_err().message, "invalid tag format");
+        assert_eq!(
+            both.with_tag("-x").unwrap_err().message,
+            "invalid tag format"
+        );
+        assert_eq!(
+            both.with_tag(&"a".repeat(129)).unwrap_err().message,
+            "invalid tag format"
+        );
         let wd = t.with_digest(d.clone());
         assert_eq!(wd.to_string(), format!("docker.io/library/ubuntu@{d}"));
         assert_eq!(wd.digest(), Some(&d));
@@ -607,13 +918,25 @@ mod tests {
 
     #[test]
     fn domain_splitting_rules() {
-        assert_eq!(split_docker_domain("alpine"), ("docker.io".into(), "library/alpine".into()));
-        assert_eq!(split_docker_domain("localhost/x"), ("localhost".into(), "x".into()));
-        assert_eq!(split_docker_domain("index.docker.io/x"), ("docker.io".into(), "library/x".into()));
+        assert_eq!(
+            split_docker_domain("alpine"),
+            ("docker.io".into(), "library/alpine".into())
+        );
+        assert_eq!(
+            split_docker_domain("localhost/x"),
+            ("localhost".into(), "x".into())
+        );
+        assert_eq!(
+            split_docker_domain("index.docker.io/x"),
+            ("docker.io".into(), "library/x".into())
+        );
         assert_eq!(split_docker_domain("a.b/x/y"), ("a.b".into(), "x/y".into()));
         assert_eq!(split_docker_domain("a:1/x"), ("a:1".into(), "x".into()));
         assert_eq!(split_docker_domain("aB/x"), ("aB".into(), "x".into()));
-        assert_eq!(split_docker_domain("ab/x"), ("docker.io".into(), "ab/x".into()));
+        assert_eq!(
+            split_docker_domain("ab/x"),
+            ("docker.io".into(), "ab/x".into())
+        );
     }
 
     fn path_component() -> impl Strategy<Value = String> {
@@ -626,7 +949,8 @@ mod tests {
             Just(Some("localhost".to_string())),
             Just(Some("docker.io".to_string())),
             Just(Some("index.docker.io".to_string())),
-            "[a-z0-9]{1,8}(\\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,5}[a-zA-Z0-9])?){1,3}(:[0-9]{1,5})?".prop_map(Some),
+            "[a-z0-9]{1,8}(\\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,5}[a-zA-Z0-9])?){1,3}(:[0-9]{1,5})?"
+                .prop_map(Some),
             "[a-z]{1,8}:[0-9]{1,5}".prop_map(Some),
             "\\[[0-9a-f]{0,4}:[0-9a-f:]{0,10}\\](:[0-9]{1,5})?".prop_map(Some),
             "[A-Z][A-Za-z0-9]{0,6}".prop_map(Some),
@@ -634,11 +958,17 @@ mod tests {
     }
 
     fn tag() -> impl Strategy<Value = Option<String>> {
-        prop_oneof![Just(None), "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}".prop_map(Some)]
+        prop_oneof![
+            Just(None),
+            "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}".prop_map(Some)
+        ]
     }
 
     fn digest() -> impl Strategy<Value = Option<String>> {
-        prop_oneof![Just(None), "[0-9a-f]{64}".prop_map(|h| Some(format!("sha256:{h}")))]
+        prop_oneof![
+            Just(None),
+            "[0-9a-f]{64}".prop_map(|h| Some(format!("sha256:{h}")))
+        ]
     }
 
     proptest! {
