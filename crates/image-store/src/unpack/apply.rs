@@ -41,7 +41,10 @@ struct Meta {
 }
 
 fn fs_err(path: &str, what: &str, e: impl std::fmt::Display) -> Error {
-    Error::new(ErrorKind::Internal, format!("failed to {what} {path:?}: {e}"))
+    Error::new(
+        ErrorKind::Internal,
+        format!("failed to {what} {path:?}: {e}"),
+    )
 }
 
 fn corrupt(path: &str, e: impl std::fmt::Display) -> Error {
@@ -65,28 +68,49 @@ impl<'a> Applier<'a> {
         let raw = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw).into_owned();
         let etype = entry.header().entry_type();
-        if matches!(etype, EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink)
-        {
+        if matches!(
+            etype,
+            EntryType::XGlobalHeader
+                | EntryType::XHeader
+                | EntryType::GNULongName
+                | EntryType::GNULongLink
+        ) {
             return Ok(());
         }
-        let rel =
-            fsops::clean_path(&raw).ok_or_else(|| Error::invalid(format!("invalid tar entry {shown:?}: path escapes the layer root")))?;
+        let rel = fsops::clean_path(&raw).ok_or_else(|| {
+            Error::invalid(format!(
+                "invalid tar entry {shown:?}: path escapes the layer root"
+            ))
+        })?;
         let meta = read_meta(entry).map_err(|e| corrupt(&shown, e))?;
         self.entries += 1;
 
         if rel.is_empty() {
             if etype != EntryType::Directory {
-                return Err(Error::invalid(format!("invalid tar entry {shown:?}: the layer root must be a directory")));
+                return Err(Error::invalid(format!(
+                    "invalid tar entry {shown:?}: the layer root must be a directory"
+                )));
             }
-            let dir = self.root.resolve_dir(b"").and_then(|d| fsops::reopen_dir(d.as_fd()));
+            let dir = self
+                .root
+                .resolve_dir(b"")
+                .and_then(|d| fsops::reopen_dir(d.as_fd()));
             let dir = dir.map_err(|e| fs_err(&shown, "open", e))?;
-            self.dir_meta(dir.as_fd(), &meta).map_err(|e| fs_err(&shown, "set metadata of", e))?;
-            self.dirs.push(DirMeta { rel, mode: meta.mode, mtime: meta.mtime });
+            self.dir_meta(dir.as_fd(), &meta)
+                .map_err(|e| fs_err(&shown, "set metadata of", e))?;
+            self.dirs.push(DirMeta {
+                rel,
+                mode: meta.mode,
+                mtime: meta.mtime,
+            });
             return Ok(());
         }
 
         let (parent_rel, name) = fsops::split_parent(&rel);
-        let parent = self.root.ensure_dir(parent_rel).map_err(|e| fs_err(&shown, "create the parent directory of", e))?;
+        let parent = self
+            .root
+            .ensure_dir(parent_rel)
+            .map_err(|e| fs_err(&shown, "create the parent directory of", e))?;
         let parent = parent.as_fd();
 
         // Whiteouts.
@@ -104,9 +128,11 @@ impl<'a> Applier<'a> {
         }
 
         let link_rel = if etype == EntryType::Link {
-            let target = entry
-                .link_name_bytes()
-                .ok_or_else(|| Error::invalid(format!("invalid tar entry {shown:?}: hard link without a target")))?;
+            let target = entry.link_name_bytes().ok_or_else(|| {
+                Error::invalid(format!(
+                    "invalid tar entry {shown:?}: hard link without a target"
+                ))
+            })?;
             let target = fsops::clean_path(&target).ok_or_else(|| {
                 Error::invalid(format!(
                     "invalid tar entry {shown:?}: hard link target {:?} escapes the layer root",
@@ -114,7 +140,9 @@ impl<'a> Applier<'a> {
                 ))
             })?;
             if target.is_empty() {
-                return Err(Error::invalid(format!("invalid tar entry {shown:?}: hard link to the layer root")));
+                return Err(Error::invalid(format!(
+                    "invalid tar entry {shown:?}: hard link to the layer root"
+                )));
             }
             if target == rel {
                 return Ok(()); // A link to itself: the file is already there.
@@ -130,11 +158,18 @@ impl<'a> Applier<'a> {
                 if existing.is_some() {
                     fsops::remove_all_at(parent, name).map_err(|e| fs_err(&shown, "replace", e))?;
                 }
-                rfs::mkdirat(parent, name, Mode::from_raw_mode(0o700)).map_err(|e| fs_err(&shown, "create directory", e))?;
+                rfs::mkdirat(parent, name, Mode::from_raw_mode(0o700))
+                    .map_err(|e| fs_err(&shown, "create directory", e))?;
             }
-            let dir = fsops::open_dir_nofollow(parent, name).map_err(|e| fs_err(&shown, "open", e))?;
-            self.dir_meta(dir.as_fd(), &meta).map_err(|e| fs_err(&shown, "set metadata of", e))?;
-            self.dirs.push(DirMeta { rel: rel.clone(), mode: meta.mode, mtime: meta.mtime });
+            let dir =
+                fsops::open_dir_nofollow(parent, name).map_err(|e| fs_err(&shown, "open", e))?;
+            self.dir_meta(dir.as_fd(), &meta)
+                .map_err(|e| fs_err(&shown, "set metadata of", e))?;
+            self.dirs.push(DirMeta {
+                rel: rel.clone(),
+                mode: meta.mode,
+                mtime: meta.mtime,
+            });
             return Ok(());
         }
         if existing.is_some() {
@@ -143,37 +178,66 @@ impl<'a> Applier<'a> {
 
         match etype {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                self.regular(parent, name, entry, &meta).map_err(|e| match e {
-                    FileError::Read(e) => super::decompress::read_error(e),
-                    FileError::Write(e) => fs_err(&shown, "write", e),
-                })?;
+                self.regular(parent, name, entry, &meta)
+                    .map_err(|e| match e {
+                        FileError::Read(e) => super::decompress::read_error(e),
+                        FileError::Write(e) => fs_err(&shown, "write", e),
+                    })?;
             }
             EntryType::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| Error::invalid(format!("invalid tar entry {shown:?}: symlink without a target")))?;
+                let target = entry.link_name_bytes().ok_or_else(|| {
+                    Error::invalid(format!(
+                        "invalid tar entry {shown:?}: symlink without a target"
+                    ))
+                })?;
                 // The target is data: absolute targets (`/var/run -> /run`) are kept as they are.
-                rfs::symlinkat(target.as_ref(), parent, name).map_err(|e| fs_err(&shown, "create symlink", e))?;
-                self.node_meta(parent, name, &meta, false).map_err(|e| fs_err(&shown, "set metadata of", e))?;
+                rfs::symlinkat(target.as_ref(), parent, name)
+                    .map_err(|e| fs_err(&shown, "create symlink", e))?;
+                self.node_meta(parent, name, &meta, false)
+                    .map_err(|e| fs_err(&shown, "set metadata of", e))?;
             }
             EntryType::Link => {
                 let target = link_rel.expect("set for links");
                 let (tparent_rel, tname) = fsops::split_parent(&target);
-                let res = self
-                    .root
-                    .resolve_dir(tparent_rel)
-                    .and_then(|tparent| Ok(rfs::linkat(&tparent, tname, parent, name, AtFlags::empty())?));
+                let res = self.root.resolve_dir(tparent_rel).and_then(|tparent| {
+                    Ok(rfs::linkat(
+                        &tparent,
+                        tname,
+                        parent,
+                        name,
+                        AtFlags::empty(),
+                    )?)
+                });
                 res.map_err(|e| {
-                    fs_err(&shown, &format!("create hard link to {:?} as", String::from_utf8_lossy(&target)), e)
+                    fs_err(
+                        &shown,
+                        &format!(
+                            "create hard link to {:?} as",
+                            String::from_utf8_lossy(&target)
+                        ),
+                        e,
+                    )
                 })?;
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 let (ftype, dev) = match etype {
                     EntryType::Fifo => (FileType::Fifo, 0),
                     t => {
-                        let major = entry.header().device_major().map_err(|e| corrupt(&shown, e))?.unwrap_or(0);
-                        let minor = entry.header().device_minor().map_err(|e| corrupt(&shown, e))?.unwrap_or(0);
-                        let ft = if t == EntryType::Char { FileType::CharacterDevice } else { FileType::BlockDevice };
+                        let major = entry
+                            .header()
+                            .device_major()
+                            .map_err(|e| corrupt(&shown, e))?
+                            .unwrap_or(0);
+                        let minor = entry
+                            .header()
+                            .device_minor()
+                            .map_err(|e| corrupt(&shown, e))?
+                            .unwrap_or(0);
+                        let ft = if t == EntryType::Char {
+                            FileType::CharacterDevice
+                        } else {
+                            FileType::BlockDevice
+                        };
                         (ft, rfs::makedev(major, minor))
                     }
                 };
@@ -190,7 +254,8 @@ impl<'a> Applier<'a> {
                     }
                     Err(e) => return Err(fs_err(&shown, "create device node", e)),
                 }
-                self.node_meta(parent, name, &meta, true).map_err(|e| fs_err(&shown, "set metadata of", e))?;
+                self.node_meta(parent, name, &meta, true)
+                    .map_err(|e| fs_err(&shown, "set metadata of", e))?;
             }
             other => {
                 return Err(Error::unsupported(format!(
@@ -232,7 +297,8 @@ impl<'a> Applier<'a> {
             fsops::fchown(fd, meta.uid, meta.gid).map_err(FileError::Write)?;
         }
         rfs::fchmod(fd, Mode::from_raw_mode(meta.mode)).map_err(|e| FileError::Write(e.into()))?;
-        self.xattrs(&XattrTarget::Fd(fd), meta).map_err(FileError::Write)?;
+        self.xattrs(&XattrTarget::Fd(fd), meta)
+            .map_err(FileError::Write)?;
         let (s, ns) = meta.mtime;
         rfs::futimens(fd, &fsops::timestamps(s, ns)).map_err(|e| FileError::Write(e.into()))?;
         Ok(())
@@ -248,17 +314,33 @@ impl<'a> Applier<'a> {
     }
 
     /// Metadata of a symlink, device or FIFO (objects that are not opened).
-    fn node_meta(&self, parent: BorrowedFd<'_>, name: &[u8], meta: &Meta, chmod: bool) -> io::Result<()> {
+    fn node_meta(
+        &self,
+        parent: BorrowedFd<'_>,
+        name: &[u8],
+        meta: &Meta,
+        chmod: bool,
+    ) -> io::Result<()> {
         if self.opts.same_owner {
             fsops::chown_at(parent, name, meta.uid, meta.gid)?;
         }
         if chmod {
             // Only called right after mknodat created a non-symlink `name`: nothing to follow.
-            rfs::chmodat(parent, name, Mode::from_raw_mode(meta.mode), AtFlags::empty())?;
+            rfs::chmodat(
+                parent,
+                name,
+                Mode::from_raw_mode(meta.mode),
+                AtFlags::empty(),
+            )?;
         }
         self.xattrs(&XattrTarget::At(parent, name), meta)?;
         let (s, ns) = meta.mtime;
-        rfs::utimensat(parent, name, &fsops::timestamps(s, ns), AtFlags::SYMLINK_NOFOLLOW)?;
+        rfs::utimensat(
+            parent,
+            name,
+            &fsops::timestamps(s, ns),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?;
         Ok(())
     }
 
@@ -285,21 +367,38 @@ impl<'a> Applier<'a> {
 
     fn opaque(&mut self, parent: BorrowedFd<'_>, shown: &str) -> Result<()> {
         if self.opts.overlay_whiteouts {
-            let dir = fsops::reopen_dir(parent).map_err(|e| fs_err(shown, "open the directory of", e))?;
-            fsops::set_xattr(&XattrTarget::Fd(dir.as_fd()), b"trusted.overlay.opaque", b"y")
-                .map_err(|e| fs_err(shown, "mark opaque the directory of", e))?;
+            let dir =
+                fsops::reopen_dir(parent).map_err(|e| fs_err(shown, "open the directory of", e))?;
+            fsops::set_xattr(
+                &XattrTarget::Fd(dir.as_fd()),
+                b"trusted.overlay.opaque",
+                b"y",
+            )
+            .map_err(|e| fs_err(shown, "mark opaque the directory of", e))?;
             Ok(())
         } else {
             self.marker_file(parent, OPAQUE_MARKER, shown)
         }
     }
 
-    fn whiteout(&mut self, parent: BorrowedFd<'_>, name: &[u8], hidden: &[u8], shown: &str) -> Result<()> {
+    fn whiteout(
+        &mut self,
+        parent: BorrowedFd<'_>,
+        name: &[u8],
+        hidden: &[u8],
+        shown: &str,
+    ) -> Result<()> {
         // A whiteout hides lower layers; anything of that name written earlier in this layer goes.
         fsops::remove_all_at(parent, hidden).map_err(|e| fs_err(shown, "apply whiteout", e))?;
         if self.opts.overlay_whiteouts {
-            rfs::mknodat(parent, hidden, FileType::CharacterDevice, Mode::empty(), rfs::makedev(0, 0))
-                .map_err(|e| fs_err(shown, "create whiteout device for", e))?;
+            rfs::mknodat(
+                parent,
+                hidden,
+                FileType::CharacterDevice,
+                Mode::empty(),
+                rfs::makedev(0, 0),
+            )
+            .map_err(|e| fs_err(shown, "create whiteout device for", e))?;
             Ok(())
         } else {
             self.marker_file(parent, name, shown)
@@ -324,19 +423,32 @@ impl<'a> Applier<'a> {
         for d in std::mem::take(&mut self.dirs) {
             let shown = String::from_utf8_lossy(&d.rel).into_owned();
             let dir = if d.rel.is_empty() {
-                self.root.resolve_dir(b"").and_then(|r| fsops::reopen_dir(r.as_fd()))
+                self.root
+                    .resolve_dir(b"")
+                    .and_then(|r| fsops::reopen_dir(r.as_fd()))
             } else {
                 let (parent_rel, name) = fsops::split_parent(&d.rel);
-                self.root.resolve_dir(parent_rel).and_then(|p| fsops::open_dir_nofollow(p.as_fd(), name))
+                self.root
+                    .resolve_dir(parent_rel)
+                    .and_then(|p| fsops::open_dir_nofollow(p.as_fd(), name))
             };
             let dir = match dir {
                 Ok(d) => d,
                 // Replaced or removed by a later entry: nothing to do.
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP)) => continue,
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP)
+                    ) =>
+                {
+                    continue;
+                }
                 Err(e) => return Err(fs_err(&shown, "open", e)),
             };
-            rfs::fchmod(&dir, Mode::from_raw_mode(d.mode)).map_err(|e| fs_err(&shown, "chmod", e))?;
-            rfs::futimens(&dir, &fsops::timestamps(d.mtime.0, d.mtime.1)).map_err(|e| fs_err(&shown, "set times of", e))?;
+            rfs::fchmod(&dir, Mode::from_raw_mode(d.mode))
+                .map_err(|e| fs_err(&shown, "chmod", e))?;
+            rfs::futimens(&dir, &fsops::timestamps(d.mtime.0, d.mtime.1))
+                .map_err(|e| fs_err(&shown, "set times of", e))?;
         }
         Ok(())
     }
@@ -350,8 +462,10 @@ enum FileError {
 fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Meta> {
     let h = entry.header();
     let mode = h.mode()? & 0o7777;
-    let uid = u32::try_from(h.uid()?).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "uid out of range"))?;
-    let gid = u32::try_from(h.gid()?).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "gid out of range"))?;
+    let uid = u32::try_from(h.uid()?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "uid out of range"))?;
+    let gid = u32::try_from(h.gid()?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "gid out of range"))?;
     let mut mtime = (i64::try_from(h.mtime()?).unwrap_or(i64::MAX), 0u32);
     let mut xattrs = Vec::new();
     if let Some(pax) = entry.pax_extensions()? {
@@ -359,7 +473,10 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Meta> {
             let ext = ext?;
             let key = ext.key_bytes();
             if key == b"mtime" {
-                if let Some(t) = std::str::from_utf8(ext.value_bytes()).ok().and_then(parse_pax_time) {
+                if let Some(t) = std::str::from_utf8(ext.value_bytes())
+                    .ok()
+                    .and_then(parse_pax_time)
+                {
                     mtime = t;
                 }
             } else if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
@@ -367,7 +484,13 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Meta> {
             }
         }
     }
-    Ok(Meta { mode, uid, gid, mtime, xattrs })
+    Ok(Meta {
+        mode,
+        uid,
+        gid,
+        mtime,
+        xattrs,
+    })
 }
 
 /// A PAX time: decimal seconds with an optional fraction (`1700000000.123456789`, may be negative).
@@ -397,7 +520,10 @@ mod tests {
     #[test]
     fn pax_times() {
         assert_eq!(parse_pax_time("1700000000"), Some((1700000000, 0)));
-        assert_eq!(parse_pax_time("1700000000.5"), Some((1700000000, 500_000_000)));
+        assert_eq!(
+            parse_pax_time("1700000000.5"),
+            Some((1700000000, 500_000_000))
+        );
         assert_eq!(parse_pax_time("1.123456789999"), Some((1, 123_456_789)));
         assert_eq!(parse_pax_time("-1.25"), Some((-2, 750_000_000)));
         assert_eq!(parse_pax_time("x"), None);

@@ -61,13 +61,20 @@ impl<R: Read> LayerReader<R> {
         let buffered = BufReader::with_capacity(INPUT_BUFFER, Cursor::new(head).chain(input));
         let decoder = match actual {
             Compression::None => Decoder::Plain(buffered),
-            Compression::Gzip => Decoder::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buffered))),
+            Compression::Gzip => {
+                Decoder::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
+            }
             Compression::Zstd => Decoder::Zstd(Box::new(
-                zstd::stream::read::Decoder::with_buffer(buffered)
-                    .map_err(|e| Error::new(oci_model::ErrorKind::Internal, format!("zstd decoder: {e}")))?,
+                zstd::stream::read::Decoder::with_buffer(buffered).map_err(|e| {
+                    Error::new(oci_model::ErrorKind::Internal, format!("zstd decoder: {e}"))
+                })?,
             )),
         };
-        Ok(LayerReader { decoder, hash: Sha256Writer::new(), compression: actual })
+        Ok(LayerReader {
+            decoder,
+            hash: Sha256Writer::new(),
+            compression: actual,
+        })
     }
 
     /// The hash of every uncompressed byte read so far.

@@ -21,7 +21,11 @@ pub(crate) struct Root {
 
 impl Root {
     pub(crate) fn open(path: &Path) -> io::Result<Root> {
-        let fd = rfs::open(path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        let fd = rfs::open(
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
         Ok(Root { fd })
     }
 
@@ -120,7 +124,10 @@ pub(crate) fn clean_path(raw: &[u8]) -> Option<Vec<u8>> {
 
 /// Drops empty and `.` components (and so a leading `/`), keeping `..`.
 fn skip_empty(raw: &[u8]) -> Vec<u8> {
-    let parts: Vec<&[u8]> = raw.split(|b| *b == b'/').filter(|c| !c.is_empty() && *c != b".").collect();
+    let parts: Vec<&[u8]> = raw
+        .split(|b| *b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect();
     parts.join(&b'/')
 }
 
@@ -137,7 +144,10 @@ pub(crate) fn lstat_type(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<Option<
 /// Symlinks are removed, never followed. A missing `name` is not an error.
 pub(crate) fn remove_all_at(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
     if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a single path component"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a single path component",
+        ));
     }
     match rfs::unlinkat(dir, name, AtFlags::empty()) {
         Ok(()) | Err(Errno::NOENT) => return Ok(()),
@@ -220,7 +230,12 @@ pub(crate) fn is_overlay_xattr(name: &[u8]) -> bool {
 pub(crate) fn set_xattr(target: &XattrTarget<'_>, name: &[u8], value: &[u8]) -> io::Result<()> {
     let r = match target {
         XattrTarget::Fd(fd) => rfs::fsetxattr(fd, name, value, XattrFlags::empty()),
-        XattrTarget::At(dir, entry) => rfs::lsetxattr(proc_path(*dir, entry).as_slice(), name, value, XattrFlags::empty()),
+        XattrTarget::At(dir, entry) => rfs::lsetxattr(
+            proc_path(*dir, entry).as_slice(),
+            name,
+            value,
+            XattrFlags::empty(),
+        ),
     };
     Ok(r?)
 }
@@ -284,7 +299,13 @@ fn read_sized(mut f: impl FnMut(&mut [u8]) -> Result<usize, Errno>) -> Result<Ve
 /// before setting xattrs: chown clears setuid/setgid bits and file capabilities.
 pub(crate) fn chown_at(dir: BorrowedFd<'_>, name: &[u8], uid: u32, gid: u32) -> io::Result<()> {
     let (u, g) = ids(uid, gid);
-    Ok(rfs::chownat(dir, name, Some(u), Some(g), AtFlags::SYMLINK_NOFOLLOW)?)
+    Ok(rfs::chownat(
+        dir,
+        name,
+        Some(u),
+        Some(g),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )?)
 }
 
 pub(crate) fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
@@ -301,12 +322,22 @@ fn ids(uid: u32, gid: u32) -> (rfs::Uid, rfs::Gid) {
 
 /// A timestamp for both atime and mtime.
 pub(crate) fn timestamps(secs: i64, nsecs: u32) -> rfs::Timestamps {
-    let t = rfs::Timespec { tv_sec: secs, tv_nsec: nsecs.min(999_999_999) as _ };
-    rfs::Timestamps { last_access: t, last_modification: t }
+    let t = rfs::Timespec {
+        tv_sec: secs,
+        tv_nsec: nsecs.min(999_999_999) as _,
+    };
+    rfs::Timestamps {
+        last_access: t,
+        last_modification: t,
+    }
 }
 
 /// Syncs the filesystem holding `path` (one `syncfs` instead of an fsync per file).
 pub fn sync_dir_tree(path: &Path) -> io::Result<()> {
-    let fd = rfs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    let fd = rfs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     Ok(rfs::syncfs(&fd)?)
 }

@@ -48,7 +48,10 @@ impl UnpackOptions {
     /// Root: both true. Anyone else: both false.
     pub fn for_current_user() -> Self {
         let root = rustix::process::geteuid().is_root();
-        UnpackOptions { overlay_whiteouts: root, same_owner: root }
+        UnpackOptions {
+            overlay_whiteouts: root,
+            same_owner: root,
+        }
     }
 }
 
@@ -81,9 +84,18 @@ pub struct UnpackStats {
 /// Errors: `InvalidArgument` for entries that try to leave `dest` or are malformed, `DataCorrupt`
 /// for streams that do not decode, `Internal` for filesystem failures. An `oci_model::Error` wrapped
 /// in an `io::Error` by `input` (e.g. a digest mismatch) is returned unchanged.
-pub fn apply_layer<R: Read>(input: R, compression: Compression, dest: &Path, opts: &UnpackOptions) -> Result<UnpackStats> {
-    let root = fsops::Root::open(dest)
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("failed to open layer directory {}: {e}", dest.display())))?;
+pub fn apply_layer<R: Read>(
+    input: R,
+    compression: Compression,
+    dest: &Path,
+    opts: &UnpackOptions,
+) -> Result<UnpackStats> {
+    let root = fsops::Root::open(dest).map_err(|e| {
+        Error::new(
+            ErrorKind::Internal,
+            format!("failed to open layer directory {}: {e}", dest.display()),
+        )
+    })?;
     let mut stream = decompress::LayerReader::new(input, compression)?;
     let mut applier = apply::Applier::new(root, opts);
     {

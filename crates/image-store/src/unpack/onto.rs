@@ -61,25 +61,48 @@ fn join(rel: &[u8], name: &[u8]) -> Vec<u8> {
 impl<'a> Onto<'a> {
     pub(crate) fn run(layer: &Path, target: &Path, opts: &'a UnpackOptions) -> Result<()> {
         let open = |p: &Path| {
-            rfs::open(p, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-                .map_err(|e| Error::new(ErrorKind::Internal, format!("failed to open {}: {e}", p.display())))
+            rfs::open(
+                p,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("failed to open {}: {e}", p.display()),
+                )
+            })
         };
         let lfd = open(layer)?;
         let tfd = open(target)?;
-        let target_root = Root::open(target)
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("failed to open {}: {e}", target.display())))?;
-        let mut this = Onto { opts, target_root, links: HashMap::new(), layer_display: layer.display().to_string() };
+        let target_root = Root::open(target).map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("failed to open {}: {e}", target.display()),
+            )
+        })?;
+        let mut this = Onto {
+            opts,
+            target_root,
+            links: HashMap::new(),
+            layer_display: layer.display().to_string(),
+        };
         this.merge_dir(lfd.as_fd(), tfd.as_fd(), b"")?;
         // The layer's root directory attributes win, as with overlayfs' upper dir.
         let st = rfs::fstat(&lfd).map_err(|e| this.err(b"", "stat", e))?;
-        this.meta_fd(lfd.as_fd(), tfd.as_fd(), &info(&st)).map_err(|e| this.err(b"", "set metadata of", e))?;
+        this.meta_fd(lfd.as_fd(), tfd.as_fd(), &info(&st))
+            .map_err(|e| this.err(b"", "set metadata of", e))?;
         Ok(())
     }
 
     fn err(&self, rel: &[u8], what: &str, e: impl std::fmt::Display) -> Error {
         Error::new(
             ErrorKind::Internal,
-            format!("failed to {what} {:?} of layer {}: {e}", String::from_utf8_lossy(rel), self.layer_display),
+            format!(
+                "failed to {what} {:?} of layer {}: {e}",
+                String::from_utf8_lossy(rel),
+                self.layer_display
+            ),
         )
     }
 
@@ -101,14 +124,16 @@ impl<'a> Onto<'a> {
                 continue;
             }
             if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
-                fsops::remove_all_at(t, hidden).map_err(|e| self.err(&join(rel, &name), "apply whiteout", e))?;
+                fsops::remove_all_at(t, hidden)
+                    .map_err(|e| self.err(&join(rel, &name), "apply whiteout", e))?;
                 continue;
             }
             let st = rfs::statat(l, name.as_slice(), AtFlags::SYMLINK_NOFOLLOW)
                 .map_err(|e| self.err(&join(rel, &name), "stat", e))?;
             let inf = info(&st);
             if inf.ftype == FileType::CharacterDevice && inf.rdev == 0 {
-                fsops::remove_all_at(t, &name).map_err(|e| self.err(&join(rel, &name), "apply whiteout", e))?;
+                fsops::remove_all_at(t, &name)
+                    .map_err(|e| self.err(&join(rel, &name), "apply whiteout", e))?;
                 continue;
             }
             rest.push((name, inf));
@@ -121,21 +146,32 @@ impl<'a> Onto<'a> {
         Ok(())
     }
 
-    fn merge_entry(&mut self, l: BorrowedFd<'_>, t: BorrowedFd<'_>, name: &[u8], path: &[u8], inf: &Info) -> Result<()> {
+    fn merge_entry(
+        &mut self,
+        l: BorrowedFd<'_>,
+        t: BorrowedFd<'_>,
+        name: &[u8],
+        path: &[u8],
+        inf: &Info,
+    ) -> Result<()> {
         let existing = fsops::lstat_type(t, name).map_err(|e| self.err(path, "inspect", e))?;
         if inf.ftype == FileType::Directory {
             if existing != Some(FileType::Directory) {
                 if existing.is_some() {
                     fsops::remove_all_at(t, name).map_err(|e| self.err(path, "replace", e))?;
                 }
-                rfs::mkdirat(t, name, Mode::from_raw_mode(0o700)).map_err(|e| self.err(path, "create directory", e))?;
+                rfs::mkdirat(t, name, Mode::from_raw_mode(0o700))
+                    .map_err(|e| self.err(path, "create directory", e))?;
             }
             let lsub = fsops::open_dir_nofollow(l, name).map_err(|e| self.err(path, "open", e))?;
             let tsub = fsops::open_dir_nofollow(t, name).map_err(|e| self.err(path, "open", e))?;
             // Writable while filling it; the real mode comes with the mtime afterwards.
-            rfs::fchmod(&tsub, Mode::from_raw_mode(inf.mode | 0o700)).map_err(|e| self.err(path, "chmod", e))?;
+            rfs::fchmod(&tsub, Mode::from_raw_mode(inf.mode | 0o700))
+                .map_err(|e| self.err(path, "chmod", e))?;
             self.merge_dir(lsub.as_fd(), tsub.as_fd(), path)?;
-            return self.meta_fd(lsub.as_fd(), tsub.as_fd(), inf).map_err(|e| self.err(path, "set metadata of", e));
+            return self
+                .meta_fd(lsub.as_fd(), tsub.as_fd(), inf)
+                .map_err(|e| self.err(path, "set metadata of", e));
         }
         if existing.is_some() {
             fsops::remove_all_at(t, name).map_err(|e| self.err(path, "replace", e))?;
@@ -143,27 +179,44 @@ impl<'a> Onto<'a> {
         match inf.ftype {
             FileType::RegularFile => self.copy_file(l, t, name, path, inf),
             FileType::Symlink => {
-                let target = rfs::readlinkat(l, name, Vec::new()).map_err(|e| self.err(path, "read symlink", e))?;
-                rfs::symlinkat(target.as_bytes(), t, name).map_err(|e| self.err(path, "create symlink", e))?;
-                self.meta_at(l, t, name, inf, false).map_err(|e| self.err(path, "set metadata of", e))
+                let target = rfs::readlinkat(l, name, Vec::new())
+                    .map_err(|e| self.err(path, "read symlink", e))?;
+                rfs::symlinkat(target.as_bytes(), t, name)
+                    .map_err(|e| self.err(path, "create symlink", e))?;
+                self.meta_at(l, t, name, inf, false)
+                    .map_err(|e| self.err(path, "set metadata of", e))
             }
             FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo => {
                 if inf.ftype != FileType::Fifo && !self.opts.same_owner {
                     return Ok(());
                 }
-                match rfs::mknodat(t, name, inf.ftype, Mode::from_raw_mode(0o600), inf.rdev as _) {
+                match rfs::mknodat(
+                    t,
+                    name,
+                    inf.ftype,
+                    Mode::from_raw_mode(0o600),
+                    inf.rdev as _,
+                ) {
                     Ok(()) => {}
                     Err(Errno::PERM) if inf.ftype != FileType::Fifo => return Ok(()),
                     Err(e) => return Err(self.err(path, "create device node", e)),
                 }
-                self.meta_at(l, t, name, inf, true).map_err(|e| self.err(path, "set metadata of", e))
+                self.meta_at(l, t, name, inf, true)
+                    .map_err(|e| self.err(path, "set metadata of", e))
             }
             // Sockets are not image content.
             _ => Ok(()),
         }
     }
 
-    fn copy_file(&mut self, l: BorrowedFd<'_>, t: BorrowedFd<'_>, name: &[u8], path: &[u8], inf: &Info) -> Result<()> {
+    fn copy_file(
+        &mut self,
+        l: BorrowedFd<'_>,
+        t: BorrowedFd<'_>,
+        name: &[u8],
+        path: &[u8],
+        inf: &Info,
+    ) -> Result<()> {
         if inf.nlink > 1 {
             if let Some(first) = self.links.get(&(inf.dev, inf.ino)) {
                 let (fparent, fname) = fsops::split_parent(first);
@@ -179,8 +232,13 @@ impl<'a> Onto<'a> {
                 self.links.insert((inf.dev, inf.ino), path.to_vec());
             }
         }
-        let src = rfs::openat(l, name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| self.err(path, "open", e))?;
+        let src = rfs::openat(
+            l,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| self.err(path, "open", e))?;
         let dst = rfs::openat(
             t,
             name,
@@ -190,7 +248,8 @@ impl<'a> Onto<'a> {
         .map_err(|e| self.err(path, "create", e))?;
         let (mut src, mut dst) = (File::from(src), File::from(dst));
         io::copy(&mut src, &mut dst).map_err(|e| self.err(path, "copy", e))?;
-        self.meta_fd(src.as_fd(), dst.as_fd(), inf).map_err(|e| self.err(path, "set metadata of", e))
+        self.meta_fd(src.as_fd(), dst.as_fd(), inf)
+            .map_err(|e| self.err(path, "set metadata of", e))
     }
 
     /// Owner, mode, xattrs and times from an open layer object onto an open target object.
@@ -205,7 +264,14 @@ impl<'a> Onto<'a> {
     }
 
     /// The same for objects that are not opened (symlinks, devices, FIFOs).
-    fn meta_at(&self, l: BorrowedFd<'_>, t: BorrowedFd<'_>, name: &[u8], inf: &Info, chmod: bool) -> io::Result<()> {
+    fn meta_at(
+        &self,
+        l: BorrowedFd<'_>,
+        t: BorrowedFd<'_>,
+        name: &[u8],
+        inf: &Info,
+        chmod: bool,
+    ) -> io::Result<()> {
         if self.opts.same_owner {
             fsops::chown_at(t, name, inf.uid, inf.gid)?;
         }
@@ -214,7 +280,12 @@ impl<'a> Onto<'a> {
             rfs::chmodat(t, name, Mode::from_raw_mode(inf.mode), AtFlags::empty())?;
         }
         self.copy_xattrs(&XattrTarget::At(l, name), &XattrTarget::At(t, name))?;
-        rfs::utimensat(t, name, &fsops::timestamps(inf.mtime.0, inf.mtime.1), AtFlags::SYMLINK_NOFOLLOW)?;
+        rfs::utimensat(
+            t,
+            name,
+            &fsops::timestamps(inf.mtime.0, inf.mtime.1),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?;
         Ok(())
     }
 

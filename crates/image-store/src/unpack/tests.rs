@@ -35,23 +35,55 @@ fn header(name: &[u8], etype: EntryType, size: u64, link: &[u8], mode: u32) -> H
 
 impl Tar {
     fn new() -> Tar {
-        Tar { b: tar::Builder::new(Vec::new()) }
+        Tar {
+            b: tar::Builder::new(Vec::new()),
+        }
     }
     fn add(&mut self, h: Header, data: &[u8]) -> &mut Tar {
         self.b.append(&h, data).unwrap();
         self
     }
     fn file(&mut self, name: &str, data: &str) -> &mut Tar {
-        self.add(header(name.as_bytes(), EntryType::Regular, data.len() as u64, b"", 0o644), data.as_bytes())
+        self.add(
+            header(
+                name.as_bytes(),
+                EntryType::Regular,
+                data.len() as u64,
+                b"",
+                0o644,
+            ),
+            data.as_bytes(),
+        )
     }
     fn dir(&mut self, name: &str) -> &mut Tar {
-        self.add(header(name.as_bytes(), EntryType::Directory, 0, b"", 0o755), b"")
+        self.add(
+            header(name.as_bytes(), EntryType::Directory, 0, b"", 0o755),
+            b"",
+        )
     }
     fn symlink(&mut self, name: &str, target: &str) -> &mut Tar {
-        self.add(header(name.as_bytes(), EntryType::Symlink, 0, target.as_bytes(), 0o777), b"")
+        self.add(
+            header(
+                name.as_bytes(),
+                EntryType::Symlink,
+                0,
+                target.as_bytes(),
+                0o777,
+            ),
+            b"",
+        )
     }
     fn hardlink(&mut self, name: &str, target: &str) -> &mut Tar {
-        self.add(header(name.as_bytes(), EntryType::Link, 0, target.as_bytes(), 0o644), b"")
+        self.add(
+            header(
+                name.as_bytes(),
+                EntryType::Link,
+                0,
+                target.as_bytes(),
+                0o644,
+            ),
+            b"",
+        )
     }
     fn with(&mut self, f: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> &mut Tar {
         f(&mut self.b);
@@ -69,8 +101,14 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-const ROOT: UnpackOptions = UnpackOptions { overlay_whiteouts: true, same_owner: true };
-const ROOTLESS: UnpackOptions = UnpackOptions { overlay_whiteouts: false, same_owner: false };
+const ROOT: UnpackOptions = UnpackOptions {
+    overlay_whiteouts: true,
+    same_owner: true,
+};
+const ROOTLESS: UnpackOptions = UnpackOptions {
+    overlay_whiteouts: false,
+    same_owner: false,
+};
 
 /// A sandbox: `dest` (the layer dir) next to `outside` (holding `secret`), which must never change.
 struct Sandbox {
@@ -89,16 +127,27 @@ impl Sandbox {
         fs::create_dir(&outside).unwrap();
         fs::write(outside.join("secret"), "secret").unwrap();
         let before = tree(tmp.path(), &[&dest, &tmp.path().join("merged")]);
-        Sandbox { _tmp: tmp, dest, outside, before }
+        Sandbox {
+            _tmp: tmp,
+            dest,
+            outside,
+            before,
+        }
     }
     fn apply(&self, tar: &[u8], opts: &UnpackOptions) -> Result<UnpackStats> {
         apply_layer(tar, Compression::None, &self.dest, opts)
     }
     /// Nothing outside `dest` changed (new files, content, links of the secret).
     fn assert_outside_untouched(&self) {
-        let after = tree(self._tmp.path(), &[&self.dest, &self._tmp.path().join("merged")]);
+        let after = tree(
+            self._tmp.path(),
+            &[&self.dest, &self._tmp.path().join("merged")],
+        );
         assert_eq!(self.before, after, "the sandbox outside dest changed");
-        assert_eq!(fs::metadata(self.outside.join("secret")).unwrap().nlink(), 1);
+        assert_eq!(
+            fs::metadata(self.outside.join("secret")).unwrap().nlink(),
+            1
+        );
     }
 }
 
@@ -120,7 +169,12 @@ fn tree(root: &Path, skip: &[&Path]) -> BTreeMap<String, String> {
             } else if m.file_type().is_symlink() {
                 format!("symlink -> {}", fs::read_link(&p).unwrap().display())
             } else if m.is_file() {
-                format!("file {perm:o} {}:{} {:?}", m.uid(), m.gid(), fs::read_to_string(&p).unwrap())
+                format!(
+                    "file {perm:o} {}:{} {:?}",
+                    m.uid(),
+                    m.gid(),
+                    fs::read_to_string(&p).unwrap()
+                )
             } else if m.file_type().is_char_device() {
                 format!("char {}", m.rdev())
             } else {
@@ -145,7 +199,9 @@ fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
 
 fn sample_tar() -> Vec<u8> {
     let mut t = Tar::new();
-    t.dir("etc/").file("etc/hostname", "box\n").file("etc/motd", &"x".repeat(5000));
+    t.dir("etc/")
+        .file("etc/hostname", "box\n")
+        .file("etc/motd", &"x".repeat(5000));
     t.bytes()
 }
 
@@ -159,7 +215,10 @@ fn plain_layer_diff_id_and_stats() {
     assert_eq!(st.content_size, 5004);
     assert_eq!(st.entries, 3);
     assert_eq!(st.compression, Compression::None);
-    assert_eq!(fs::read_to_string(s.dest.join("etc/hostname")).unwrap(), "box\n");
+    assert_eq!(
+        fs::read_to_string(s.dest.join("etc/hostname")).unwrap(),
+        "box\n"
+    );
 }
 
 #[test]
@@ -172,7 +231,10 @@ fn gzip_with_two_concatenated_members() {
     let st = apply_layer(gz.as_slice(), Compression::Gzip, &s.dest, &ROOT).unwrap();
     assert_eq!(st.diff_id, Digest::of(&tar));
     assert_eq!(st.compression, Compression::Gzip);
-    assert_eq!(fs::read_to_string(s.dest.join("etc/motd")).unwrap().len(), 5000);
+    assert_eq!(
+        fs::read_to_string(s.dest.join("etc/motd")).unwrap().len(),
+        5000
+    );
 }
 
 #[test]
@@ -195,7 +257,12 @@ fn declared_plain_but_compressed_is_sniffed() {
     assert_eq!(st.diff_id, Digest::of(&tar));
     let s = Sandbox::new();
     let z = zstd::stream::encode_all(tar.as_slice(), 1).unwrap();
-    assert_eq!(apply_layer(z.as_slice(), Compression::None, &s.dest, &ROOT).unwrap().compression, Compression::Zstd);
+    assert_eq!(
+        apply_layer(z.as_slice(), Compression::None, &s.dest, &ROOT)
+            .unwrap()
+            .compression,
+        Compression::Zstd
+    );
 }
 
 #[test]
@@ -207,7 +274,10 @@ fn declared_compression_must_match_magic() {
     assert!(e.message.contains("declared as gzip"), "{}", e.message);
     let e = apply_layer(gzip(&tar).as_slice(), Compression::Zstd, &s.dest, &ROOT).unwrap_err();
     assert_eq!(e.kind, ErrorKind::DataCorrupt);
-    assert!(fs::read_dir(&s.dest).unwrap().next().is_none(), "nothing applied");
+    assert!(
+        fs::read_dir(&s.dest).unwrap().next().is_none(),
+        "nothing applied"
+    );
 }
 
 #[test]
@@ -241,7 +311,10 @@ fn reads_input_to_eof_including_trailing_bytes() {
     tar.extend(b"trailing bytes after the end of archive");
     let gz = gzip(&tar);
     let s = Sandbox::new();
-    let mut input = Counting { inner: gz.as_slice(), n: 0 };
+    let mut input = Counting {
+        inner: gz.as_slice(),
+        n: 0,
+    };
     let st = apply_layer(&mut input, Compression::Gzip, &s.dest, &ROOT).unwrap();
     assert_eq!(input.n, gz.len() as u64);
     assert_eq!(st.diff_id, Digest::of(&tar));
@@ -253,7 +326,10 @@ fn input_errors_wrapping_oci_errors_pass_through() {
     struct Failing;
     impl Read for Failing {
         fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
-            Err(std::io::Error::other(Error::new(ErrorKind::Unavailable, "connection reset")))
+            Err(std::io::Error::other(Error::new(
+                ErrorKind::Unavailable,
+                "connection reset",
+            )))
         }
     }
     let s = Sandbox::new();
@@ -279,7 +355,10 @@ fn dotdot_entries_are_rejected() {
 fn absolute_paths_land_inside_dest() {
     let s = Sandbox::new();
     let abs = format!("{}/secret", s.outside.display());
-    let tar = Tar::new().file("/abs/file", "ok").file(&abs, "pwned").bytes();
+    let tar = Tar::new()
+        .file("/abs/file", "ok")
+        .file(&abs, "pwned")
+        .bytes();
     s.apply(&tar, &ROOT).unwrap();
     assert_eq!(fs::read_to_string(s.dest.join("abs/file")).unwrap(), "ok");
     let inside = s.dest.join(abs.trim_start_matches('/'));
@@ -290,10 +369,19 @@ fn absolute_paths_land_inside_dest() {
 #[test]
 fn relative_symlink_escape_is_confined() {
     let s = Sandbox::new();
-    let tar = Tar::new().symlink("link", "../../../../..").file("link/pwned", "x").bytes();
+    let tar = Tar::new()
+        .symlink("link", "../../../../..")
+        .file("link/pwned", "x")
+        .bytes();
     s.apply(&tar, &ROOT).unwrap();
-    assert_eq!(fs::read_link(s.dest.join("link")).unwrap(), Path::new("../../../../.."));
-    assert!(s.dest.join("pwned").is_file(), "written at the root of dest");
+    assert_eq!(
+        fs::read_link(s.dest.join("link")).unwrap(),
+        Path::new("../../../../..")
+    );
+    assert!(
+        s.dest.join("pwned").is_file(),
+        "written at the root of dest"
+    );
     s.assert_outside_untouched();
 }
 
@@ -301,20 +389,32 @@ fn relative_symlink_escape_is_confined() {
 fn absolute_symlink_to_host_path_is_confined() {
     let s = Sandbox::new();
     let out = s.outside.display().to_string();
-    let tar = Tar::new().symlink("evil", &out).file("evil/pwned", "x").file("evil/secret", "overwritten").bytes();
+    let tar = Tar::new()
+        .symlink("evil", &out)
+        .file("evil/pwned", "x")
+        .file("evil/secret", "overwritten")
+        .bytes();
     s.apply(&tar, &ROOT).unwrap();
     // The symlink is kept as data; the files went to dest/<host path>, created on demand.
     assert_eq!(fs::read_link(s.dest.join("evil")).unwrap(), s.outside);
     let inner = s.dest.join(out.trim_start_matches('/'));
     assert!(inner.join("pwned").is_file());
-    assert_eq!(fs::read_to_string(inner.join("secret")).unwrap(), "overwritten");
+    assert_eq!(
+        fs::read_to_string(inner.join("secret")).unwrap(),
+        "overwritten"
+    );
     s.assert_outside_untouched();
 }
 
 #[test]
 fn symlink_chain_is_confined() {
     let s = Sandbox::new();
-    let tar = Tar::new().symlink("a", "b").symlink("b", "c/../../..").dir("a/x/").file("a/x/f", "x").bytes();
+    let tar = Tar::new()
+        .symlink("a", "b")
+        .symlink("b", "c/../../..")
+        .dir("a/x/")
+        .file("a/x/f", "x")
+        .bytes();
     s.apply(&tar, &ROOT).unwrap();
     assert!(s.dest.join("x/f").is_file());
     s.assert_outside_untouched();
@@ -325,7 +425,12 @@ fn file_over_symlink_replaces_the_symlink() {
     let s = Sandbox::new();
     let secret = format!("{}/secret", s.outside.display());
     let rel_secret = "../outside/secret";
-    let tar = Tar::new().symlink("f", &secret).file("f", "mine").symlink("g", rel_secret).file("g", "mine").bytes();
+    let tar = Tar::new()
+        .symlink("f", &secret)
+        .file("f", "mine")
+        .symlink("g", rel_secret)
+        .file("g", "mine")
+        .bytes();
     s.apply(&tar, &ROOT).unwrap();
     assert_eq!(fs::read_to_string(s.dest.join("f")).unwrap(), "mine");
     assert!(fs::symlink_metadata(s.dest.join("g")).unwrap().is_file());
@@ -336,7 +441,11 @@ fn file_over_symlink_replaces_the_symlink() {
 fn dir_over_symlink_does_not_follow_it() {
     let s = Sandbox::new();
     let out = s.outside.display().to_string();
-    let tar = Tar::new().symlink("d", &out).dir("d/").file("d/x", "x").bytes();
+    let tar = Tar::new()
+        .symlink("d", &out)
+        .dir("d/")
+        .file("d/x", "x")
+        .bytes();
     s.apply(&tar, &ROOT).unwrap();
     assert!(fs::symlink_metadata(s.dest.join("d")).unwrap().is_dir());
     assert!(s.dest.join("d/x").is_file());
@@ -348,10 +457,28 @@ fn hard_links_cannot_reach_outside() {
     let s = Sandbox::new();
     let secret = format!("{}/secret", s.outside.display());
     let cases: Vec<(Vec<u8>, ErrorKind)> = vec![
-        (Tar::new().hardlink("h", "../outside/secret").bytes(), ErrorKind::InvalidArgument),
-        (Tar::new().hardlink("h", &secret).bytes(), ErrorKind::Internal),
-        (Tar::new().symlink("l", &s.outside.display().to_string()).hardlink("h", "l/secret").bytes(), ErrorKind::Internal),
-        (Tar::new().symlink("l", "../outside").hardlink("h", "l/secret").bytes(), ErrorKind::Internal),
+        (
+            Tar::new().hardlink("h", "../outside/secret").bytes(),
+            ErrorKind::InvalidArgument,
+        ),
+        (
+            Tar::new().hardlink("h", &secret).bytes(),
+            ErrorKind::Internal,
+        ),
+        (
+            Tar::new()
+                .symlink("l", &s.outside.display().to_string())
+                .hardlink("h", "l/secret")
+                .bytes(),
+            ErrorKind::Internal,
+        ),
+        (
+            Tar::new()
+                .symlink("l", "../outside")
+                .hardlink("h", "l/secret")
+                .bytes(),
+            ErrorKind::Internal,
+        ),
     ];
     for (tar, kind) in cases {
         let e = s.apply(&tar, &ROOT).unwrap_err();
@@ -364,9 +491,17 @@ fn hard_links_cannot_reach_outside() {
 #[test]
 fn absolute_symlinks_are_kept_as_data() {
     let s = Sandbox::new();
-    let tar = Tar::new().dir("run/").dir("var/").symlink("var/run", "/run").file("var/run/x.pid", "1").bytes();
+    let tar = Tar::new()
+        .dir("run/")
+        .dir("var/")
+        .symlink("var/run", "/run")
+        .file("var/run/x.pid", "1")
+        .bytes();
     s.apply(&tar, &ROOT).unwrap();
-    assert_eq!(fs::read_link(s.dest.join("var/run")).unwrap(), Path::new("/run"));
+    assert_eq!(
+        fs::read_link(s.dest.join("var/run")).unwrap(),
+        Path::new("/run")
+    );
     assert!(s.dest.join("run/x.pid").is_file(), "followed inside dest");
     s.assert_outside_untouched();
 }
@@ -390,7 +525,10 @@ fn later_entries_replace_earlier_ones() {
         .bytes();
     s.apply(&tar, &ROOT).unwrap();
     assert_eq!(fs::read_to_string(s.dest.join("f")).unwrap(), "two");
-    assert!(s.dest.join("d/keep").is_file(), "dir over dir keeps the dir");
+    assert!(
+        s.dest.join("d/keep").is_file(),
+        "dir over dir keeps the dir"
+    );
     assert_eq!(fs::read_to_string(s.dest.join("t")).unwrap(), "file now");
     assert!(s.dest.join("u").is_dir());
 }
@@ -398,12 +536,19 @@ fn later_entries_replace_earlier_ones() {
 #[test]
 fn hard_links_share_the_inode() {
     let s = Sandbox::new();
-    let tar = Tar::new().dir("bin/").file("bin/busybox", "bb").hardlink("bin/sh", "bin/busybox").hardlink("ls", "/bin/busybox").bytes();
+    let tar = Tar::new()
+        .dir("bin/")
+        .file("bin/busybox", "bb")
+        .hardlink("bin/sh", "bin/busybox")
+        .hardlink("ls", "/bin/busybox")
+        .bytes();
     s.apply(&tar, &ROOT).unwrap();
     let ino = fs::metadata(s.dest.join("bin/busybox")).unwrap().ino();
     assert_eq!(fs::metadata(s.dest.join("bin/sh")).unwrap().ino(), ino);
     assert_eq!(fs::metadata(s.dest.join("ls")).unwrap().ino(), ino);
-    let e = s.apply(&Tar::new().hardlink("x", "missing").bytes(), &ROOT).unwrap_err();
+    let e = s
+        .apply(&Tar::new().hardlink("x", "missing").bytes(), &ROOT)
+        .unwrap_err();
     assert!(e.message.contains("missing"), "{}", e.message);
 }
 
@@ -426,24 +571,44 @@ fn modes_owners_and_mtimes() {
     link.set_uid(7);
     link.set_mtime(4_000_000);
     link.set_cksum();
-    let tar = Tar::new().add(dir, b"").add(file, b"#!").add(link, b"").add(ro, b"").file("ro/inner", "x").bytes();
+    let tar = Tar::new()
+        .add(dir, b"")
+        .add(file, b"#!")
+        .add(link, b"")
+        .add(ro, b"")
+        .file("ro/inner", "x")
+        .bytes();
     s.apply(&tar, &ROOT).unwrap();
     let m = fs::metadata(s.dest.join("d/suid")).unwrap();
-    assert_eq!(m.permissions().mode() & 0o7777, 0o4755, "setuid survives chown");
+    assert_eq!(
+        m.permissions().mode() & 0o7777,
+        0o4755,
+        "setuid survives chown"
+    );
     assert_eq!((m.uid(), m.gid(), m.mtime()), (1234, 5678, 1_000_000));
     let d = fs::metadata(s.dest.join("d")).unwrap();
     assert_eq!(d.permissions().mode() & 0o7777, 0o1777);
-    assert_eq!((d.uid(), d.mtime()), (42, 2_000_000), "dir mtime set after its children");
+    assert_eq!(
+        (d.uid(), d.mtime()),
+        (42, 2_000_000),
+        "dir mtime set after its children"
+    );
     let l = fs::symlink_metadata(s.dest.join("d/link")).unwrap();
     assert_eq!((l.uid(), l.mtime()), (7, 4_000_000));
     let r = fs::metadata(s.dest.join("ro")).unwrap();
-    assert_eq!((r.permissions().mode() & 0o7777, r.mtime()), (0o555, 3_000_000));
+    assert_eq!(
+        (r.permissions().mode() & 0o7777, r.mtime()),
+        (0o555, 3_000_000)
+    );
 
     // Rootless: owners are not applied, modes are.
     let s = Sandbox::new();
     s.apply(&tar, &ROOTLESS).unwrap();
     let m = fs::metadata(s.dest.join("d/suid")).unwrap();
-    assert_eq!((m.uid(), m.permissions().mode() & 0o7777), (rustix::process::geteuid().as_raw(), 0o4755));
+    assert_eq!(
+        (m.uid(), m.permissions().mode() & 0o7777),
+        (rustix::process::geteuid().as_raw(), 0o4755)
+    );
 }
 
 #[test]
@@ -465,16 +630,26 @@ fn pax_xattrs_including_capabilities() {
         })
         .file("ping", "elf")
         .with(|b| {
-            b.append_pax_extensions([("SCHILY.xattr.user.dir", b"d".as_slice()), ("mtime", b"1234.5".as_slice())])
-                .unwrap();
+            b.append_pax_extensions([
+                ("SCHILY.xattr.user.dir", b"d".as_slice()),
+                ("mtime", b"1234.5".as_slice()),
+            ])
+            .unwrap();
         })
         .dir("data/")
         .bytes();
     s.apply(&tar, &ROOT).unwrap();
     let ping = s.dest.join("ping");
-    assert_eq!(xattr(&ping, "user.note").as_deref(), Some(b"hello".as_slice()));
+    assert_eq!(
+        xattr(&ping, "user.note").as_deref(),
+        Some(b"hello".as_slice())
+    );
     assert_eq!(xattr(&ping, "security.capability"), Some(cap));
-    assert_eq!(xattr(&ping, "trusted.overlay.redirect"), None, "overlay xattrs from a tar are dropped");
+    assert_eq!(
+        xattr(&ping, "trusted.overlay.redirect"),
+        None,
+        "overlay xattrs from a tar are dropped"
+    );
     let data = s.dest.join("data");
     assert_eq!(xattr(&data, "user.dir").as_deref(), Some(b"d".as_slice()));
     let m = fs::metadata(&data).unwrap();
@@ -494,7 +669,10 @@ fn devices_and_fifos() {
     let st = s.apply(&tar, &ROOT).unwrap();
     let m = fs::symlink_metadata(s.dest.join("dev/null")).unwrap();
     assert!(m.file_type().is_char_device());
-    assert_eq!((m.rdev(), m.permissions().mode() & 0o7777), (rustix::fs::makedev(1, 3), 0o666));
+    assert_eq!(
+        (m.rdev(), m.permissions().mode() & 0o7777),
+        (rustix::fs::makedev(1, 3), 0o666)
+    );
     assert_eq!(st.skipped_devices, 0);
     let p = fs::symlink_metadata(s.dest.join("dev/pipe")).unwrap();
     assert!(p.file_type().is_fifo());
@@ -504,7 +682,12 @@ fn devices_and_fifos() {
     let st = s.apply(&tar, &ROOTLESS).unwrap();
     assert_eq!(st.skipped_devices, 1);
     assert!(!s.dest.join("dev/null").exists());
-    assert!(fs::symlink_metadata(s.dest.join("dev/pipe")).unwrap().file_type().is_fifo());
+    assert!(
+        fs::symlink_metadata(s.dest.join("dev/pipe"))
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
 }
 
 #[test]
@@ -544,10 +727,19 @@ fn whiteouts_in_overlay_form() {
     s.apply(&whiteout_tar(), &ROOT).unwrap();
     for name in ["gone", "lower"] {
         let m = fs::symlink_metadata(s.dest.join(name)).unwrap();
-        assert!(m.file_type().is_char_device() && m.rdev() == 0, "{name} is a 0/0 whiteout");
+        assert!(
+            m.file_type().is_char_device() && m.rdev() == 0,
+            "{name} is a 0/0 whiteout"
+        );
     }
-    assert_eq!(xattr(&s.dest.join("opq"), "trusted.overlay.opaque").as_deref(), Some(b"y".as_slice()));
-    let names: Vec<_> = fs::read_dir(&s.dest).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(
+        xattr(&s.dest.join("opq"), "trusted.overlay.opaque").as_deref(),
+        Some(b"y".as_slice())
+    );
+    let names: Vec<_> = fs::read_dir(&s.dest)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     assert!(names.iter().all(|n| !n.starts_with(".wh.")), "{names:?}");
     assert!(!s.dest.join("opq/.wh..wh..opq").exists());
     assert!(s.dest.join("opq/new").is_file());
@@ -557,7 +749,10 @@ fn whiteouts_in_overlay_form() {
 fn whiteouts_in_aufs_form() {
     let s = Sandbox::new();
     s.apply(&whiteout_tar(), &ROOTLESS).unwrap();
-    assert!(!s.dest.join("gone").exists(), "the same layer's file is removed");
+    assert!(
+        !s.dest.join("gone").exists(),
+        "the same layer's file is removed"
+    );
     assert_eq!(fs::read(s.dest.join(".wh.gone")).unwrap(), b"");
     assert!(s.dest.join(".wh.lower").is_file());
     assert!(s.dest.join("opq/.wh..wh..opq").is_file());
@@ -569,7 +764,10 @@ fn whiteouts_in_aufs_form() {
 fn whiteout_of_dotdot_is_rejected() {
     let s = Sandbox::new();
     let tar = Tar::new().dir("a/").file("a/.wh..", "").bytes();
-    assert_eq!(s.apply(&tar, &ROOT).unwrap_err().kind, ErrorKind::InvalidArgument);
+    assert_eq!(
+        s.apply(&tar, &ROOT).unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
     assert!(s.dest.join("a").is_dir());
     s.assert_outside_untouched();
 }
@@ -606,12 +804,25 @@ fn check_merged(target: &Path) {
     assert_eq!(fs::read_to_string(target.join("d/x")).unwrap(), "lower d/x");
     assert_eq!(fs::read_to_string(target.join("d/y")).unwrap(), "upper y");
     assert_eq!(fs::read_to_string(target.join("d/z")).unwrap(), "upper z");
-    let opq: Vec<_> = fs::read_dir(target.join("opq")).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(opq, vec![std::ffi::OsString::from("q")], "opaque dir hides everything below");
+    let opq: Vec<_> = fs::read_dir(target.join("opq"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        opq,
+        vec![std::ffi::OsString::from("q")],
+        "opaque dir hides everything below"
+    );
     assert_eq!(xattr(&target.join("opq"), "trusted.overlay.opaque"), None);
-    let (h1, h2) = (fs::metadata(target.join("h1")).unwrap(), fs::metadata(target.join("h2")).unwrap());
+    let (h1, h2) = (
+        fs::metadata(target.join("h1")).unwrap(),
+        fs::metadata(target.join("h2")).unwrap(),
+    );
     assert_eq!(h1.ino(), h2.ino(), "hard links stay hard links");
-    assert_eq!(fs::read_link(target.join("s")).unwrap(), Path::new("/etc/passwd"));
+    assert_eq!(
+        fs::read_link(target.join("s")).unwrap(),
+        Path::new("/etc/passwd")
+    );
     let all = tree(target, &[]);
     assert!(all.keys().all(|k| !k.contains(".wh.")), "{all:?}");
     assert!(all.values().all(|v| !v.starts_with("char")), "{all:?}");
@@ -649,7 +860,10 @@ fn dir_onto_copies_metadata_and_replaces_types() {
     d.set_mtime(888);
     d.set_cksum();
     let tar = Tar::new()
-        .with(|b| b.append_pax_extensions([("SCHILY.xattr.user.k", b"v".as_slice())]).unwrap())
+        .with(|b| {
+            b.append_pax_extensions([("SCHILY.xattr.user.k", b"v".as_slice())])
+                .unwrap()
+        })
         .add(f, b"F")
         .add(d, b"")
         .file("was-file/in", "i")
@@ -663,13 +877,25 @@ fn dir_onto_copies_metadata_and_replaces_types() {
     std::os::unix::fs::symlink(&s.outside, target.join("ln")).unwrap();
     apply_dir_onto(&s.dest, &target, &ROOT).unwrap();
     let m = fs::metadata(target.join("f")).unwrap();
-    assert_eq!((m.uid(), m.gid(), m.permissions().mode() & 0o7777, m.mtime()), (100, 200, 0o2750, 777));
-    assert_eq!(xattr(&target.join("f"), "user.k").as_deref(), Some(b"v".as_slice()));
+    assert_eq!(
+        (m.uid(), m.gid(), m.permissions().mode() & 0o7777, m.mtime()),
+        (100, 200, 0o2750, 777)
+    );
+    assert_eq!(
+        xattr(&target.join("f"), "user.k").as_deref(),
+        Some(b"v".as_slice())
+    );
     let d = fs::metadata(target.join("was-file")).unwrap();
     assert!(d.is_dir());
     assert_eq!((d.permissions().mode() & 0o7777, d.mtime()), (0o700, 888));
-    assert_eq!(fs::read_to_string(target.join("was-dir")).unwrap(), "now a file");
-    assert_eq!(fs::read_link(target.join("ln")).unwrap(), Path::new("target"));
+    assert_eq!(
+        fs::read_to_string(target.join("was-dir")).unwrap(),
+        "now a file"
+    );
+    assert_eq!(
+        fs::read_link(target.join("ln")).unwrap(),
+        Path::new("target")
+    );
     s.assert_outside_untouched();
 }
 
