@@ -13,8 +13,15 @@ use std::time::{Duration, Instant};
 /// A parsed `WWW-Authenticate` challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Challenge {
-    Bearer { realm: String, service: Option<String>, scope: Option<String>, error: Option<String> },
-    Basic { realm: Option<String> },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+        error: Option<String>,
+    },
+    Basic {
+        realm: Option<String>,
+    },
 }
 
 /// Parses one `WWW-Authenticate` header value: `Bearer realm="…",service="…",scope="a,b"` or
@@ -28,13 +35,25 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
             return None;
         }
         let (params, next) = parse_params(after);
-        let get = |k: &str| params.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
+        let get = |k: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.clone())
+        };
         if scheme.eq_ignore_ascii_case("bearer") {
             let realm = get("realm")?;
-            return Some(Challenge::Bearer { realm, service: get("service"), scope: get("scope"), error: get("error") });
+            return Some(Challenge::Bearer {
+                realm,
+                service: get("service"),
+                scope: get("scope"),
+                error: get("error"),
+            });
         }
         if scheme.eq_ignore_ascii_case("basic") {
-            return Some(Challenge::Basic { realm: get("realm") });
+            return Some(Challenge::Basic {
+                realm: get("realm"),
+            });
         }
         rest = next;
     }
@@ -43,7 +62,7 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
 
 fn split_token(s: &str) -> (&str, &str) {
     let s = s.trim_start_matches([' ', '\t', ',']);
-    let end = s.find(|c: char| c == ' ' || c == '\t' || c == ',' || c == '=').unwrap_or(s.len());
+    let end = s.find([' ', '\t', ',', '=']).unwrap_or(s.len());
     (&s[..end], &s[end..])
 }
 
@@ -141,10 +160,16 @@ impl AuthState {
         }
     }
     pub fn put_token(&self, host: &str, scope: &str, t: CachedToken) {
-        self.tokens.lock().unwrap().insert((host.to_string(), scope.to_string()), t);
+        self.tokens
+            .lock()
+            .unwrap()
+            .insert((host.to_string(), scope.to_string()), t);
     }
     pub fn forget_token(&self, host: &str, scope: &str) {
-        self.tokens.lock().unwrap().remove(&(host.to_string(), scope.to_string()));
+        self.tokens
+            .lock()
+            .unwrap()
+            .remove(&(host.to_string(), scope.to_string()));
     }
     pub fn cached_credentials(&self, domain: &str) -> Option<Option<Credential>> {
         self.creds.lock().unwrap().get(domain).cloned()
@@ -169,12 +194,16 @@ pub async fn fetch_token(
     cred: Option<&Credential>,
 ) -> Result<CachedToken, RegistryError> {
     let secrets: Vec<&str> = cred.map(|c| c.secrets()).unwrap_or_default();
-    let mut url = url::Url::parse(realm)
-        .map_err(|e| RegistryError::protocol(realm, format!("invalid token realm {realm:?}: {e}")))?;
+    let mut url = url::Url::parse(realm).map_err(|e| {
+        RegistryError::protocol(realm, format!("invalid token realm {realm:?}: {e}"))
+    })?;
     let request = match cred {
         Some(Credential::IdentityToken(refresh)) => {
-            let mut form: Vec<(&str, &str)> =
-                vec![("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", "strata")];
+            let mut form: Vec<(&str, &str)> = vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh),
+                ("client_id", "strata"),
+            ];
             if let Some(s) = service {
                 form.push(("service", s));
             }
@@ -182,9 +211,14 @@ pub async fn fetch_token(
             if !scopes.is_empty() {
                 form.push(("scope", &scope_joined));
             }
-            let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish();
             http.post(url.clone())
-                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
                 .body(body)
         }
         _ => {
@@ -202,15 +236,24 @@ pub async fn fetch_token(
             }
             let mut rb = http.get(url.clone());
             if let Some(Credential::Basic { username, password }) = cred {
-                rb = rb.header(reqwest::header::AUTHORIZATION, basic_header(username, password));
+                rb = rb.header(
+                    reqwest::header::AUTHORIZATION,
+                    basic_header(username, password),
+                );
             }
             rb
         }
     };
     let url_s = url.to_string();
-    let resp = request.send().await.map_err(|e| super::transport::map_reqwest_error(&url_s, &e))?;
+    let resp = request
+        .send()
+        .await
+        .map_err(|e| super::transport::map_reqwest_error(&url_s, &e))?;
     let status = resp.status().as_u16();
-    let body = resp.bytes().await.map_err(|e| super::transport::map_reqwest_error(&url_s, &e))?;
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| super::transport::map_reqwest_error(&url_s, &e))?;
     if !(200..300).contains(&status) {
         let mut err = RegistryError::from_response(status, &url_s, &body, None);
         err.message = redact_secrets(&err.message, &secrets);
@@ -228,9 +271,18 @@ pub async fn fetch_token(
         .token
         .filter(|t| !t.is_empty())
         .or(parsed.access_token.filter(|t| !t.is_empty()))
-        .ok_or_else(|| RegistryError::new(RegistryErrorKind::Protocol, &url_s, "token response has no token"))?;
+        .ok_or_else(|| {
+            RegistryError::new(
+                RegistryErrorKind::Protocol,
+                &url_s,
+                "token response has no token",
+            )
+        })?;
     let lifetime = parsed.expires_in.unwrap_or(60).max(60) as u64;
-    Ok(CachedToken { token, expires: Instant::now() + Duration::from_secs(lifetime) })
+    Ok(CachedToken {
+        token,
+        expires: Instant::now() + Duration::from_secs(lifetime),
+    })
 }
 
 #[cfg(test)]
@@ -270,20 +322,31 @@ mod tests {
                 error: Some("insufficient_scope".into()),
             }
         );
-        assert_eq!(parse_challenge("Bearer service=\"x\""), None, "realm is required");
+        assert_eq!(
+            parse_challenge("Bearer service=\"x\""),
+            None,
+            "realm is required"
+        );
     }
 
     #[test]
     fn basic_and_multiple_challenges() {
         assert_eq!(
             parse_challenge(r#"Basic realm="Registry Realm""#),
-            Some(Challenge::Basic { realm: Some("Registry Realm".into()) })
+            Some(Challenge::Basic {
+                realm: Some("Registry Realm".into())
+            })
         );
-        assert_eq!(parse_challenge("Basic"), Some(Challenge::Basic { realm: None }));
+        assert_eq!(
+            parse_challenge("Basic"),
+            Some(Challenge::Basic { realm: None })
+        );
         // An unsupported scheme first, then Basic.
         assert_eq!(
             parse_challenge(r#"Negotiate abc, Basic realm="r, with comma""#),
-            Some(Challenge::Basic { realm: Some("r, with comma".into()) })
+            Some(Challenge::Basic {
+                realm: Some("r, with comma".into())
+            })
         );
         assert_eq!(parse_challenge(r#"Digest realm="x", nonce="y""#), None);
         assert_eq!(parse_challenge(""), None);
@@ -291,16 +354,37 @@ mod tests {
 
     #[test]
     fn basic_header_encoding() {
-        assert_eq!(basic_header("Aladdin", "open sesame"), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(
+            basic_header("Aladdin", "open sesame"),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
     }
 
     #[test]
     fn token_cache_expires() {
         let st = AuthState::default();
-        st.put_token("h", "s", CachedToken { token: "t".into(), expires: Instant::now() + Duration::from_secs(60) });
+        st.put_token(
+            "h",
+            "s",
+            CachedToken {
+                token: "t".into(),
+                expires: Instant::now() + Duration::from_secs(60),
+            },
+        );
         assert_eq!(st.token("h", "s").as_deref(), Some("t"));
         assert_eq!(st.token("h", "other"), None);
-        st.put_token("h", "s", CachedToken { token: "t".into(), expires: Instant::now() + Duration::from_secs(2) });
-        assert_eq!(st.token("h", "s"), None, "a token about to expire is not reused");
+        st.put_token(
+            "h",
+            "s",
+            CachedToken {
+                token: "t".into(),
+                expires: Instant::now() + Duration::from_secs(2),
+            },
+        );
+        assert_eq!(
+            st.token("h", "s"),
+            None,
+            "a token about to expire is not reused"
+        );
     }
 }

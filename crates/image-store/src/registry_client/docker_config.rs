@@ -20,7 +20,10 @@ pub const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
 /// Credentials for one registry.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credential {
-    Basic { username: String, password: String },
+    Basic {
+        username: String,
+        password: String,
+    },
     /// An OAuth2 refresh token (`identitytoken`, or a helper answering Username `<token>`).
     IdentityToken(String),
 }
@@ -52,7 +55,9 @@ pub fn config_dir(dir: Option<&Path>) -> PathBuf {
     if let Some(d) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"));
     home.join(".docker")
 }
 
@@ -61,19 +66,29 @@ pub fn config_dir(dir: Option<&Path>) -> PathBuf {
 /// `https://index.docker.io/v1/`; anything else → `host[:port]` (scheme and path dropped).
 pub fn server_key(server: &str) -> String {
     let host = hostname_of(server);
-    if is_docker_hub(&host) { DOCKER_HUB_KEY.to_string() } else { host }
+    if is_docker_hub(&host) {
+        DOCKER_HUB_KEY.to_string()
+    } else {
+        host
+    }
 }
 
 /// `https://host:5000/v2/` → `host:5000`.
 pub fn hostname_of(server: &str) -> String {
     let s = server.trim();
-    let s = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")).unwrap_or(s);
+    let s = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(s);
     let s = s.split('/').next().unwrap_or(s);
     s.to_ascii_lowercase()
 }
 
 pub fn is_docker_hub(host: &str) -> bool {
-    matches!(host, "docker.io" | "index.docker.io" | "registry-1.docker.io")
+    matches!(
+        host,
+        "docker.io" | "index.docker.io" | "registry-1.docker.io"
+    )
 }
 
 fn config_path(dir: Option<&Path>) -> PathBuf {
@@ -85,21 +100,37 @@ fn read_config(path: &Path) -> Result<Map<String, Value>> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
-        Err(e) => return Err(Error::new(ErrorKind::Internal, format!("reading {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!("reading {}: {e}", path.display()),
+            ));
+        }
     };
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(Map::new());
     }
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(Error::invalid(format!("{}: not a JSON object", path.display()))),
-        Err(e) => Err(Error::invalid(format!("loading config file {}: {e}", path.display()))),
+        Ok(_) => Err(Error::invalid(format!(
+            "{}: not a JSON object",
+            path.display()
+        ))),
+        Err(e) => Err(Error::invalid(format!(
+            "loading config file {}: {e}",
+            path.display()
+        ))),
     }
 }
 
 /// Atomic write: temp file (0600) in the same directory, fsync, rename over config.json.
 fn write_config(path: &Path, config: &Map<String, Value>) -> Result<()> {
-    let internal = |what: &str, e: std::io::Error| Error::new(ErrorKind::Internal, format!("{what} {}: {e}", path.display()));
+    let internal = |what: &str, e: std::io::Error| {
+        Error::new(
+            ErrorKind::Internal,
+            format!("{what} {}: {e}", path.display()),
+        )
+    };
     let dir = path.parent().unwrap_or(Path::new("."));
     if !dir.exists() {
         std::fs::DirBuilder::new()
@@ -111,10 +142,17 @@ fn write_config(path: &Path, config: &Map<String, Value>) -> Result<()> {
     let mut bytes = serde_json::to_vec_pretty(&Value::Object(config.clone()))
         .map_err(|e| Error::new(ErrorKind::Internal, format!("serializing config: {e}")))?;
     bytes.push(b'\n');
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let tmp = dir.join(format!(".config.json.{}.{nanos}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(&bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -133,20 +171,32 @@ fn helper_for(config: &Map<String, Value>, key: &str) -> Option<String> {
     let host = hostname_of(key);
     if let Some(helpers) = config.get("credHelpers").and_then(Value::as_object) {
         for k in [key, host.as_str()] {
-            if let Some(h) = helpers.get(k).and_then(Value::as_str).filter(|h| !h.is_empty()) {
+            if let Some(h) = helpers
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|h| !h.is_empty())
+            {
                 return Some(h.to_string());
             }
         }
         // Hub entries are sometimes written as a bare hostname.
         if key == DOCKER_HUB_KEY {
             for k in ["index.docker.io", "docker.io"] {
-                if let Some(h) = helpers.get(k).and_then(Value::as_str).filter(|h| !h.is_empty()) {
+                if let Some(h) = helpers
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .filter(|h| !h.is_empty())
+                {
                     return Some(h.to_string());
                 }
             }
         }
     }
-    config.get("credsStore").and_then(Value::as_str).filter(|h| !h.is_empty()).map(str::to_string)
+    config
+        .get("credsStore")
+        .and_then(Value::as_str)
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
 }
 
 /// The `auths` entry for `key`, matching keys written as URLs (`https://host/v1/`) by hostname.
@@ -160,24 +210,41 @@ fn auths_entry<'a>(config: &'a Map<String, Value>, key: &str) -> Option<(&'a Str
 }
 
 fn credential_from_entry(entry: &Value) -> Result<Option<Credential>> {
-    if let Some(tok) = entry.get("identitytoken").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+    if let Some(tok) = entry
+        .get("identitytoken")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+    {
         return Ok(Some(Credential::IdentityToken(tok.to_string())));
     }
-    if let Some(auth) = entry.get("auth").and_then(Value::as_str).filter(|a| !a.is_empty()) {
+    if let Some(auth) = entry
+        .get("auth")
+        .and_then(Value::as_str)
+        .filter(|a| !a.is_empty())
+    {
         let decoded = B64
             .decode(auth.trim())
             .map_err(|e| Error::invalid(format!("invalid auth configuration file: {e}")))?;
-        let decoded = String::from_utf8(decoded).map_err(|_| Error::invalid("invalid auth configuration file"))?;
+        let decoded = String::from_utf8(decoded)
+            .map_err(|_| Error::invalid("invalid auth configuration file"))?;
         let Some((user, pass)) = decoded.split_once(':') else {
             return Err(Error::invalid("invalid auth configuration file"));
         };
-        return Ok(Some(Credential::Basic { username: user.to_string(), password: pass.trim_end_matches('\0').to_string() }));
+        return Ok(Some(Credential::Basic {
+            username: user.to_string(),
+            password: pass.trim_end_matches('\0').to_string(),
+        }));
     }
     // Older files keep username/password in clear.
-    if let (Some(u), Some(p)) = (entry.get("username").and_then(Value::as_str), entry.get("password").and_then(Value::as_str))
-        && !u.is_empty()
+    if let (Some(u), Some(p)) = (
+        entry.get("username").and_then(Value::as_str),
+        entry.get("password").and_then(Value::as_str),
+    ) && !u.is_empty()
     {
-        return Ok(Some(Credential::Basic { username: u.to_string(), password: p.to_string() }));
+        return Ok(Some(Credential::Basic {
+            username: u.to_string(),
+            password: p.to_string(),
+        }));
     }
     Ok(None)
 }
@@ -198,7 +265,12 @@ pub fn lookup_credentials(dir: Option<&Path>, registry: &str) -> Result<Option<C
 
 /// Saves credentials (as `docker login` does): through the configured credential helper, else
 /// as a base64 `auths` entry. Returns the config.json path.
-pub fn store_credentials(dir: Option<&Path>, server: &str, user: &str, pass: &str) -> Result<PathBuf> {
+pub fn store_credentials(
+    dir: Option<&Path>,
+    server: &str,
+    user: &str,
+    pass: &str,
+) -> Result<PathBuf> {
     let path = config_path(dir);
     let mut config = read_config(&path)?;
     let key = server_key(server);
@@ -207,7 +279,9 @@ pub fn store_credentials(dir: Option<&Path>, server: &str, user: &str, pass: &st
         let input = serde_json::json!({"ServerURL": key, "Username": user, "Secret": pass});
         run_helper(helper, "store", input.to_string().as_bytes())?;
     }
-    let auths = config.entry("auths").or_insert_with(|| Value::Object(Map::new()));
+    let auths = config
+        .entry("auths")
+        .or_insert_with(|| Value::Object(Map::new()));
     if !auths.is_object() {
         *auths = Value::Object(Map::new());
     }
@@ -262,9 +336,16 @@ fn helper_get(helper: &str, key: &str) -> Result<Option<Credential>> {
         Err(e) if is_not_found(&e.message) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let v: Value = serde_json::from_slice(&out)
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("docker-credential-{helper}: invalid answer: {e}")))?;
-    let user = v.get("Username").and_then(Value::as_str).unwrap_or_default();
+    let v: Value = serde_json::from_slice(&out).map_err(|e| {
+        Error::new(
+            ErrorKind::Internal,
+            format!("docker-credential-{helper}: invalid answer: {e}"),
+        )
+    })?;
+    let user = v
+        .get("Username")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let secret = v.get("Secret").and_then(Value::as_str).unwrap_or_default();
     if secret.is_empty() {
         return Ok(None);
@@ -272,7 +353,10 @@ fn helper_get(helper: &str, key: &str) -> Result<Option<Credential>> {
     if user == "<token>" {
         Ok(Some(Credential::IdentityToken(secret.to_string())))
     } else {
-        Ok(Some(Credential::Basic { username: user.to_string(), password: secret.to_string() }))
+        Ok(Some(Credential::Basic {
+            username: user.to_string(),
+            password: secret.to_string(),
+        }))
     }
 }
 
@@ -284,7 +368,12 @@ fn run_helper(helper: &str, action: &str, input: &[u8]) -> Result<Vec<u8>> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("error getting credentials - err: exec: \"{program}\": {e}")))?;
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("error getting credentials - err: exec: \"{program}\": {e}"),
+            )
+        })?;
     if let Some(mut stdin) = child.stdin.take() {
         // A helper may exit without reading; a broken pipe is then not our error.
         let _ = stdin.write_all(input);
@@ -293,8 +382,17 @@ fn run_helper(helper: &str, action: &str, input: &[u8]) -> Result<Vec<u8>> {
         .wait_with_output()
         .map_err(|e| Error::new(ErrorKind::Internal, format!("{program} {action}: {e}")))?;
     if !out.status.success() {
-        let text = String::from_utf8_lossy(if out.stdout.is_empty() { &out.stderr } else { &out.stdout }).trim().to_string();
-        return Err(Error::new(ErrorKind::Internal, format!("{program} {action}: {text}")));
+        let text = String::from_utf8_lossy(if out.stdout.is_empty() {
+            &out.stderr
+        } else {
+            &out.stdout
+        })
+        .trim()
+        .to_string();
+        return Err(Error::new(
+            ErrorKind::Internal,
+            format!("{program} {action}: {text}"),
+        ));
     }
     Ok(out.stdout)
 }
@@ -313,7 +411,10 @@ mod tests {
         assert_eq!(server_key("https://index.docker.io/v1/"), DOCKER_HUB_KEY);
         assert_eq!(server_key("registry-1.docker.io"), DOCKER_HUB_KEY);
         assert_eq!(server_key("localhost:5000"), "localhost:5000");
-        assert_eq!(server_key("https://Registry.Example.com:5000/v2/"), "registry.example.com:5000");
+        assert_eq!(
+            server_key("https://Registry.Example.com:5000/v2/"),
+            "registry.example.com:5000"
+        );
     }
 
     #[test]
@@ -333,13 +434,22 @@ mod tests {
         let d = Some(dir.path());
         assert_eq!(
             lookup_credentials(d, "docker.io").unwrap(),
-            Some(Credential::Basic { username: "alice".into(), password: "pa:ss".into() })
+            Some(Credential::Basic {
+                username: "alice".into(),
+                password: "pa:ss".into()
+            })
         );
         assert_eq!(
             lookup_credentials(d, "reg.example:5000").unwrap(),
-            Some(Credential::Basic { username: "bob".into(), password: "pw".into() })
+            Some(Credential::Basic {
+                username: "bob".into(),
+                password: "pw".into()
+            })
         );
-        assert_eq!(lookup_credentials(d, "tok.example").unwrap(), Some(Credential::IdentityToken("refresh-me".into())));
+        assert_eq!(
+            lookup_credentials(d, "tok.example").unwrap(),
+            Some(Credential::IdentityToken("refresh-me".into()))
+        );
         assert_eq!(lookup_credentials(d, "empty.example").unwrap(), None);
         assert_eq!(lookup_credentials(d, "other.example").unwrap(), None);
     }
@@ -347,11 +457,17 @@ mod tests {
     #[test]
     fn missing_file_is_empty_and_garbage_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(lookup_credentials(Some(dir.path()), "docker.io").unwrap(), None);
+        assert_eq!(
+            lookup_credentials(Some(dir.path()), "docker.io").unwrap(),
+            None
+        );
         write(dir.path(), "{not json");
         let err = lookup_credentials(Some(dir.path()), "docker.io").unwrap_err();
         assert!(err.message.contains("config.json"), "{}", err.message);
-        write(dir.path(), r#"{"auths":{"x.example":{"auth":"!!notbase64"}}}"#);
+        write(
+            dir.path(),
+            r#"{"auths":{"x.example":{"auth":"!!notbase64"}}}"#,
+        );
         assert!(lookup_credentials(Some(dir.path()), "x.example").is_err());
     }
 
@@ -361,7 +477,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sub = dir.path().join("nested");
         std::fs::create_dir(&sub).unwrap();
-        write(&sub, r#"{"psFormat":"table {{.ID}}","auths":{"https://other.example/v1/":{"auth":"eDp5"}},"plugins":{"a":{"b":"c"}}}"#);
+        write(
+            &sub,
+            r#"{"psFormat":"table {{.ID}}","auths":{"https://other.example/v1/":{"auth":"eDp5"}},"plugins":{"a":{"b":"c"}}}"#,
+        );
         let path = store_credentials(Some(&sub), "localhost:5000", "u", "p").unwrap();
         assert_eq!(path, sub.join("config.json"));
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -373,7 +492,10 @@ mod tests {
         assert_eq!(v["auths"]["https://other.example/v1/"]["auth"], "eDp5");
         assert_eq!(
             lookup_credentials(Some(&sub), "localhost:5000").unwrap(),
-            Some(Credential::Basic { username: "u".into(), password: "p".into() })
+            Some(Credential::Basic {
+                username: "u".into(),
+                password: "p".into()
+            })
         );
         // No temp files left behind.
         assert_eq!(std::fs::read_dir(&sub).unwrap().count(), 1);
@@ -392,7 +514,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().join("fresh/.docker");
         store_credentials(Some(&d), "https://index.docker.io/v1/", "<token>", "idtok").unwrap();
-        assert_eq!(lookup_credentials(Some(&d), "docker.io").unwrap(), Some(Credential::IdentityToken("idtok".into())));
+        assert_eq!(
+            lookup_credentials(Some(&d), "docker.io").unwrap(),
+            Some(Credential::IdentityToken("idtok".into()))
+        );
     }
 
     /// A real helper process: a shell script keeping one credential per server in files.
@@ -432,13 +557,19 @@ esac
 
         let cfg = dir.path().join("cfg");
         std::fs::create_dir_all(&cfg).unwrap();
-        write(&cfg, r#"{"credsStore":"strata-test","credHelpers":{"helped.example":"strata-test"},"auths":{}}"#);
+        write(
+            &cfg,
+            r#"{"credsStore":"strata-test","credHelpers":{"helped.example":"strata-test"},"auths":{}}"#,
+        );
         let d = Some(cfg.as_path());
         assert_eq!(lookup_credentials(d, "localhost:5000").unwrap(), None);
         store_credentials(d, "localhost:5000", "carol", "s3cret").unwrap();
         assert_eq!(
             lookup_credentials(d, "localhost:5000").unwrap(),
-            Some(Credential::Basic { username: "carol".into(), password: "s3cret".into() })
+            Some(Credential::Basic {
+                username: "carol".into(),
+                password: "s3cret".into()
+            })
         );
         // The secret is not in config.json, only an empty entry.
         let text = std::fs::read_to_string(cfg.join("config.json")).unwrap();
@@ -447,14 +578,24 @@ esac
         assert_eq!(v["auths"]["localhost:5000"], serde_json::json!({}));
 
         store_credentials(d, "docker.io", "<token>", "refresh").unwrap();
-        assert_eq!(lookup_credentials(d, "docker.io").unwrap(), Some(Credential::IdentityToken("refresh".into())));
+        assert_eq!(
+            lookup_credentials(d, "docker.io").unwrap(),
+            Some(Credential::IdentityToken("refresh".into()))
+        );
         assert!(erase_credentials(d, "localhost:5000").unwrap());
         assert_eq!(lookup_credentials(d, "localhost:5000").unwrap(), None);
         assert!(!erase_credentials(d, "localhost:5000").unwrap());
 
         // credHelpers wins over credsStore; a missing helper program is an error.
-        write(&cfg, r#"{"credsStore":"strata-test","credHelpers":{"helped.example":"no-such-helper-xyz"}}"#);
+        write(
+            &cfg,
+            r#"{"credsStore":"strata-test","credHelpers":{"helped.example":"no-such-helper-xyz"}}"#,
+        );
         let err = lookup_credentials(d, "helped.example").unwrap_err();
-        assert!(err.message.contains("docker-credential-no-such-helper-xyz"), "{}", err.message);
+        assert!(
+            err.message.contains("docker-credential-no-such-helper-xyz"),
+            "{}",
+            err.message
+        );
     }
 }

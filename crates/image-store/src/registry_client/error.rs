@@ -36,7 +36,14 @@ pub struct RegistryError {
 
 impl RegistryError {
     pub fn new(kind: RegistryErrorKind, url: &str, message: impl Into<String>) -> Self {
-        RegistryError { status: None, kind, code: None, message: message.into(), detail: None, url: redact_url(url) }
+        RegistryError {
+            status: None,
+            kind,
+            code: None,
+            message: message.into(),
+            detail: None,
+            url: redact_url(url),
+        }
     }
 
     pub fn protocol(url: &str, message: impl Into<String>) -> Self {
@@ -92,7 +99,10 @@ impl RegistryError {
             RegistryErrorKind::Protocol | RegistryErrorKind::Corrupt => false,
             RegistryErrorKind::Http => {
                 matches!(self.status, Some(408 | 429 | 500 | 502 | 503 | 504))
-                    || matches!(self.code.as_deref(), Some("TOOMANYREQUESTS" | "UNAVAILABLE"))
+                    || matches!(
+                        self.code.as_deref(),
+                        Some("TOOMANYREQUESTS" | "UNAVAILABLE")
+                    )
             }
         }
     }
@@ -119,10 +129,11 @@ impl RegistryError {
             RegistryErrorKind::Corrupt => ErrorKind::DataCorrupt,
             RegistryErrorKind::Protocol => ErrorKind::Internal,
             RegistryErrorKind::Http => match (self.status, self.code.as_deref()) {
-                (_, Some("UNAUTHORIZED" | "DENIED")) | (Some(401 | 403), _) => ErrorKind::Unauthorized,
-                (_, Some("MANIFEST_UNKNOWN" | "NAME_UNKNOWN" | "BLOB_UNKNOWN")) | (Some(404), _) => {
-                    ErrorKind::NotFound
+                (_, Some("UNAUTHORIZED" | "DENIED")) | (Some(401 | 403), _) => {
+                    ErrorKind::Unauthorized
                 }
+                (_, Some("MANIFEST_UNKNOWN" | "NAME_UNKNOWN" | "BLOB_UNKNOWN"))
+                | (Some(404), _) => ErrorKind::NotFound,
                 (_, Some("UNSUPPORTED")) => ErrorKind::Unsupported,
                 _ if self.is_temporary() => ErrorKind::Unavailable,
                 _ => ErrorKind::Internal,
@@ -135,9 +146,9 @@ impl fmt::Display for RegistryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             RegistryErrorKind::Http => write!(f, "{}", self.docker_suffix())?,
-            RegistryErrorKind::Connection | RegistryErrorKind::Timeout | RegistryErrorKind::Protocol => {
-                write!(f, "{}", self.message)?
-            }
+            RegistryErrorKind::Connection
+            | RegistryErrorKind::Timeout
+            | RegistryErrorKind::Protocol => write!(f, "{}", self.message)?,
             RegistryErrorKind::Corrupt => write!(f, "{}", self.message)?,
         }
         if let Some(detail) = &self.detail {
@@ -176,7 +187,10 @@ fn default_message(code: &str) -> &'static str {
 }
 
 fn status_line(status: u16) -> String {
-    match reqwest::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()) {
+    match reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+    {
         Some(reason) => format!("{status} {reason}"),
         None => status.to_string(),
     }
@@ -188,7 +202,11 @@ pub fn parse_error_body(body: &[u8]) -> Option<(String, String, Option<String>)>
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let first = v.get("errors")?.as_array()?.first()?;
     let code = first.get("code")?.as_str()?.to_string();
-    let message = first.get("message").and_then(|m| m.as_str()).unwrap_or_default().to_string();
+    let message = first
+        .get("message")
+        .and_then(|m| m.as_str())
+        .unwrap_or_default()
+        .to_string();
     let detail = match first.get("detail") {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(s)) if s.is_empty() => None,
@@ -209,7 +227,15 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
-const SECRET_PARAMS: &[&str] = &["token", "access_token", "refresh_token", "password", "secret", "code", "signature"];
+const SECRET_PARAMS: &[&str] = &[
+    "token",
+    "access_token",
+    "refresh_token",
+    "password",
+    "secret",
+    "code",
+    "signature",
+];
 
 /// Removes user info and the values of token-like query parameters from a URL. Signed CDN URLs
 /// (`X-Amz-Signature`, …) lose their query entirely.
@@ -222,7 +248,9 @@ pub fn redact_url(raw: &str) -> String {
         let _ = url.set_password(None);
     }
     if url.query().is_some() {
-        let signed = url.query_pairs().any(|(k, _)| k.to_ascii_lowercase().starts_with("x-amz-"));
+        let signed = url
+            .query_pairs()
+            .any(|(k, _)| k.to_ascii_lowercase().starts_with("x-amz-"));
         if signed {
             url.set_query(None);
         } else {
@@ -230,7 +258,14 @@ pub fn redact_url(raw: &str) -> String {
                 .query_pairs()
                 .map(|(k, v)| {
                     let secret = SECRET_PARAMS.iter().any(|p| k.eq_ignore_ascii_case(p));
-                    (k.into_owned(), if secret { "REDACTED".to_string() } else { v.into_owned() })
+                    (
+                        k.into_owned(),
+                        if secret {
+                            "REDACTED".to_string()
+                        } else {
+                            v.into_owned()
+                        },
+                    )
                 })
                 .collect();
             url.query_pairs_mut().clear().extend_pairs(pairs);
@@ -257,7 +292,12 @@ mod tests {
     #[test]
     fn parses_spec_error_bodies() {
         let body = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"nope"}},{"code":"X","message":"y"}]}"#;
-        let e = RegistryError::from_response(404, "http://127.0.0.1:1/v2/a/manifests/nope", body, Some("X"));
+        let e = RegistryError::from_response(
+            404,
+            "http://127.0.0.1:1/v2/a/manifests/nope",
+            body,
+            Some("X"),
+        );
         assert_eq!(e.code.as_deref(), Some("MANIFEST_UNKNOWN"));
         assert_eq!(e.message, "manifest unknown");
         assert_eq!(e.detail.as_deref(), Some(r#"{"Tag":"nope"}"#));
@@ -271,7 +311,10 @@ mod tests {
             br#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry","detail":{"name":"x"}}]}"#,
             None,
         );
-        assert_eq!(e.docker_suffix(), "name unknown: repository name not known to registry");
+        assert_eq!(
+            e.docker_suffix(),
+            "name unknown: repository name not known to registry"
+        );
     }
 
     #[test]
@@ -280,10 +323,16 @@ mod tests {
         assert_eq!(e.code.as_deref(), Some("MANIFEST_UNKNOWN"));
         assert_eq!(e.docker_suffix(), "manifest unknown: manifest unknown");
         let e = RegistryError::from_response(403, "u", b"", None);
-        assert_eq!(e.docker_suffix(), "denied: requested access to the resource is denied");
+        assert_eq!(
+            e.docker_suffix(),
+            "denied: requested access to the resource is denied"
+        );
         assert_eq!(e.error_kind(), ErrorKind::Unauthorized);
         let e = RegistryError::from_response(502, "u", b"", None);
-        assert_eq!(e.docker_suffix(), "received unexpected HTTP status: 502 Bad Gateway");
+        assert_eq!(
+            e.docker_suffix(),
+            "received unexpected HTTP status: 502 Bad Gateway"
+        );
         assert!(e.is_temporary());
         let e = RegistryError::from_response(500, "u", b"<html>oops</html>\n", None);
         assert_eq!(e.docker_suffix(), "<html>oops</html>");
@@ -295,28 +344,50 @@ mod tests {
         let body = br#"{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}"#;
         let e = RegistryError::from_response(429, "u", body, None);
         assert!(e.is_temporary());
-        assert_eq!(e.docker_suffix(), "toomanyrequests: You have reached your pull rate limit.");
+        assert_eq!(
+            e.docker_suffix(),
+            "toomanyrequests: You have reached your pull rate limit."
+        );
         assert_eq!(e.error_kind(), ErrorKind::Unavailable);
         // Some registries send the code with another status.
-        let e = RegistryError::from_response(400, "u", br#"{"errors":[{"code":"UNAVAILABLE","message":"m"}]}"#, None);
+        let e = RegistryError::from_response(
+            400,
+            "u",
+            br#"{"errors":[{"code":"UNAVAILABLE","message":"m"}]}"#,
+            None,
+        );
         assert!(e.is_temporary());
-        let e = RegistryError::from_response(400, "u", br#"{"errors":[{"code":"MANIFEST_INVALID","message":"m"}]}"#, None);
+        let e = RegistryError::from_response(
+            400,
+            "u",
+            br#"{"errors":[{"code":"MANIFEST_INVALID","message":"m"}]}"#,
+            None,
+        );
         assert!(!e.is_temporary());
     }
 
     #[test]
     fn connection_kinds() {
-        let e = RegistryError::new(RegistryErrorKind::Connection, "http://127.0.0.1:9/v2/", "connection refused");
+        let e = RegistryError::new(
+            RegistryErrorKind::Connection,
+            "http://127.0.0.1:9/v2/",
+            "connection refused",
+        );
         assert!(e.is_temporary());
         assert_eq!(e.error_kind(), ErrorKind::Unavailable);
         assert!(!RegistryError::corrupt("u", "digest mismatch").is_temporary());
-        assert_eq!(RegistryError::corrupt("u", "x").error_kind(), ErrorKind::DataCorrupt);
+        assert_eq!(
+            RegistryError::corrupt("u", "x").error_kind(),
+            ErrorKind::DataCorrupt
+        );
     }
 
     #[test]
     fn urls_and_messages_are_redacted() {
         assert_eq!(
-            redact_url("https://user:pw@auth.example/token?service=s&access_token=abc&scope=repository:a:pull"),
+            redact_url(
+                "https://user:pw@auth.example/token?service=s&access_token=abc&scope=repository:a:pull"
+            ),
             "https://auth.example/token?service=s&access_token=REDACTED&scope=repository%3Aa%3Apull"
         );
         assert_eq!(
@@ -325,14 +396,25 @@ mod tests {
         );
         let e = RegistryError::new(RegistryErrorKind::Http, "https://a:secret@h/v2/", "m");
         assert!(!e.to_string().contains("secret"));
-        assert_eq!(redact_secrets("bad password hunter2 for hunter2", &["hunter2", ""]), "bad password REDACTED for REDACTED");
+        assert_eq!(
+            redact_secrets("bad password hunter2 for hunter2", &["hunter2", ""]),
+            "bad password REDACTED for REDACTED"
+        );
     }
 
     #[test]
     fn converts_to_strata_error() {
-        let e = RegistryError::from_response(401, "u", br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#, None);
+        let e = RegistryError::from_response(
+            401,
+            "u",
+            br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
+            None,
+        );
         let err: Error = e.into();
         assert_eq!(err.kind, ErrorKind::Unauthorized);
-        assert!(err.message.starts_with("unauthorized: authentication required"));
+        assert!(
+            err.message
+                .starts_with("unauthorized: authentication required")
+        );
     }
 }

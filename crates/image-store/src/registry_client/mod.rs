@@ -98,7 +98,10 @@ pub struct BlobResponse {
 
 impl std::fmt::Debug for BlobResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlobResponse").field("resumed", &self.resumed).field("total", &self.total).finish()
+        f.debug_struct("BlobResponse")
+            .field("resumed", &self.resumed)
+            .field("total", &self.total)
+            .finish()
     }
 }
 
@@ -150,19 +153,35 @@ fn pull_scope(repo: &str) -> String {
 }
 
 /// Repository names and references go into URL paths: keep to their grammar's characters.
-fn check_path_parts(url_hint: &str, repo: &str, reference: Option<&str>) -> Result<(), RegistryError> {
+fn check_path_parts(
+    url_hint: &str,
+    repo: &str,
+    reference: Option<&str>,
+) -> Result<(), RegistryError> {
     let repo_ok = !repo.is_empty()
         && !repo.starts_with('/')
         && !repo.ends_with('/')
-        && !repo.split('/').any(|c| c.is_empty() || c == "." || c == "..")
-        && repo.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b));
+        && !repo
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+        && repo
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b));
     if !repo_ok {
-        return Err(RegistryError::protocol(url_hint, format!("invalid repository name: {repo:?}")));
+        return Err(RegistryError::protocol(
+            url_hint,
+            format!("invalid repository name: {repo:?}"),
+        ));
     }
     if let Some(r) = reference {
-        let ok = !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b));
+        let ok = !r.is_empty()
+            && r.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b));
         if !ok {
-            return Err(RegistryError::protocol(url_hint, format!("invalid reference: {r:?}")));
+            return Err(RegistryError::protocol(
+                url_hint,
+                format!("invalid reference: {r:?}"),
+            ));
         }
     }
     Ok(())
@@ -175,7 +194,13 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// `bytes <start>-<end>/<total|*>` → (start, total).
@@ -201,7 +226,14 @@ impl RegistryClient {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_millis)
             .unwrap_or(opts.retry_base);
-        Ok(RegistryClient { inner: Arc::new(Inner { http, opts, retry_base, auth: AuthState::default() }) })
+        Ok(RegistryClient {
+            inner: Arc::new(Inner {
+                http,
+                opts,
+                retry_base,
+                auth: AuthState::default(),
+            }),
+        })
     }
 
     pub fn options(&self) -> &ClientOptions {
@@ -213,7 +245,12 @@ impl RegistryClient {
     }
 
     /// Fetches a manifest or index by tag or digest (`sha256:…`), with Docker's Accept list.
-    pub async fn get_manifest(&self, domain: &str, repo: &str, reference: &str) -> Result<FetchedManifest, RegistryError> {
+    pub async fn get_manifest(
+        &self,
+        domain: &str,
+        repo: &str,
+        reference: &str,
+    ) -> Result<FetchedManifest, RegistryError> {
         let ep = self.endpoint(domain);
         let url = ep.url(&format!("{repo}/manifests/{reference}"));
         check_path_parts(&url, repo, Some(reference))?;
@@ -235,10 +272,16 @@ impl RegistryClient {
         {
             return Err(RegistryError::corrupt(
                 &ans.url,
-                format!("manifest verification failed for digest {want}: content hashes to {digest}"),
+                format!(
+                    "manifest verification failed for digest {want}: content hashes to {digest}"
+                ),
             ));
         }
-        Ok(FetchedManifest { content_type: content_type(&ans.headers), bytes: ans.body, digest })
+        Ok(FetchedManifest {
+            content_type: content_type(&ans.headers),
+            bytes: ans.body,
+            digest,
+        })
     }
 
     /// Resolves a tag or digest to (digest, media type, size) with `HEAD`; `None` when the
@@ -265,7 +308,9 @@ impl RegistryClient {
             404 => return Ok(None),
             403 | 405 => true,
             s if (200..300).contains(&s) => {
-                let digest = ans.header(header::HeaderName::from_static("docker-content-digest")).and_then(|d| Digest::parse(d.trim()).ok());
+                let digest = ans
+                    .header(header::HeaderName::from_static("docker-content-digest"))
+                    .and_then(|d| Digest::parse(d.trim()).ok());
                 let mt = content_type(&ans.headers);
                 let len = content_length(&ans.headers);
                 match (digest, mt, len) {
@@ -275,7 +320,9 @@ impl RegistryClient {
                         {
                             return Err(RegistryError::corrupt(
                                 &ans.url,
-                                format!("manifest verification failed for digest {want}: registry reports {d}"),
+                                format!(
+                                    "manifest verification failed for digest {want}: registry reports {d}"
+                                ),
                             ));
                         }
                         return Ok(Some((d, mt, len)));
@@ -299,18 +346,36 @@ impl RegistryClient {
     /// Opens a blob stream at byte `offset` (`Range: bytes=<offset>-` when offset > 0).
     /// `resumed` tells whether the server honoured the range (206); after a 200 the stream
     /// starts at 0. The stream is not verified or retried (see the module docs).
-    pub async fn get_blob(&self, domain: &str, repo: &str, digest: &Digest, offset: u64) -> Result<BlobResponse, RegistryError> {
+    pub async fn get_blob(
+        &self,
+        domain: &str,
+        repo: &str,
+        digest: &Digest,
+        offset: u64,
+    ) -> Result<BlobResponse, RegistryError> {
         let ep = self.endpoint(domain);
         let url = ep.url(&format!("{repo}/blobs/{digest}"));
         check_path_parts(&url, repo, None)?;
-        let req = Request { method: Method::GET, url, accept: None, range_from: offset, scope: Some(pull_scope(repo)) };
+        let req = Request {
+            method: Method::GET,
+            url,
+            accept: None,
+            range_from: offset,
+            scope: Some(pull_scope(repo)),
+        };
         let mut ans = self.execute(&ep, &req, None).await?;
         let (resumed, total) = match ans.status.as_u16() {
             200 => (false, content_length(&ans.headers)),
             206 => {
-                let cr = ans.header(header::CONTENT_RANGE).unwrap_or_default().to_string();
+                let cr = ans
+                    .header(header::CONTENT_RANGE)
+                    .unwrap_or_default()
+                    .to_string();
                 let Some((start, total)) = parse_content_range(&cr) else {
-                    return Err(RegistryError::protocol(&ans.url, format!("invalid Content-Range {cr:?}")));
+                    return Err(RegistryError::protocol(
+                        &ans.url,
+                        format!("invalid Content-Range {cr:?}"),
+                    ));
                 };
                 if start != offset {
                     return Err(RegistryError::protocol(
@@ -323,15 +388,30 @@ impl RegistryClient {
             }
             _ => return Err(ans.error(Some("BLOB_UNKNOWN"))),
         };
-        let resp = ans.response.take().expect("streaming answer keeps its response");
+        let resp = ans
+            .response
+            .take()
+            .expect("streaming answer keeps its response");
         let url = ans.url.clone();
-        let stream = resp.bytes_stream().map_err(move |e| transport::map_reqwest_error(&url, &e));
-        Ok(BlobResponse { resumed, total, stream: Box::pin(stream) })
+        let stream = resp
+            .bytes_stream()
+            .map_err(move |e| transport::map_reqwest_error(&url, &e));
+        Ok(BlobResponse {
+            resumed,
+            total,
+            stream: Box::pin(stream),
+        })
     }
 
     /// Reads a small blob (an image config) whole, at most `max` bytes, and verifies its digest.
     /// A body that breaks off is fetched again (up to `max_attempts`).
-    pub async fn get_blob_bytes(&self, domain: &str, repo: &str, digest: &Digest, max: u64) -> Result<Bytes, RegistryError> {
+    pub async fn get_blob_bytes(
+        &self,
+        domain: &str,
+        repo: &str,
+        digest: &Digest,
+        max: u64,
+    ) -> Result<Bytes, RegistryError> {
         let attempts = self.inner.opts.max_attempts.max(1);
         let mut attempt = 0;
         loop {
@@ -345,10 +425,17 @@ impl RegistryClient {
         }
     }
 
-    async fn read_blob_once(&self, domain: &str, repo: &str, digest: &Digest, max: u64) -> Result<Bytes, RegistryError> {
+    async fn read_blob_once(
+        &self,
+        domain: &str,
+        repo: &str,
+        digest: &Digest,
+        max: u64,
+    ) -> Result<Bytes, RegistryError> {
         let mut blob = self.get_blob(domain, repo, digest, 0).await?;
         let url = self.endpoint(domain).url(&format!("{repo}/blobs/{digest}"));
-        let too_large = || RegistryError::protocol(&url, format!("blob {digest} is larger than {max} bytes"));
+        let too_large =
+            || RegistryError::protocol(&url, format!("blob {digest} is larger than {max} bytes"));
         if blob.total.is_some_and(|t| t > max) {
             return Err(too_large());
         }
@@ -376,7 +463,12 @@ impl RegistryClient {
     }
 
     /// [`list_tags`](Self::list_tags) asking for `page_size` tags per page (`?n=`).
-    pub async fn list_tags_paged(&self, domain: &str, repo: &str, page_size: Option<u32>) -> Result<Vec<String>, RegistryError> {
+    pub async fn list_tags_paged(
+        &self,
+        domain: &str,
+        repo: &str,
+        page_size: Option<u32>,
+    ) -> Result<Vec<String>, RegistryError> {
         let ep = self.endpoint(domain);
         let mut url = ep.url(&format!("{repo}/tags/list"));
         check_path_parts(&url, repo, None)?;
@@ -385,7 +477,13 @@ impl RegistryClient {
         }
         let mut tags = Vec::new();
         for _page in 0..100_000 {
-            let req = Request { method: Method::GET, url: url.clone(), accept: None, range_from: 0, scope: Some(pull_scope(repo)) };
+            let req = Request {
+                method: Method::GET,
+                url: url.clone(),
+                accept: None,
+                range_from: 0,
+                scope: Some(pull_scope(repo)),
+            };
             let ans = self.execute(&ep, &req, Some(MAX_TAGS_PAGE)).await?;
             if !ans.status.is_success() {
                 return Err(ans.error(Some("NAME_UNKNOWN")));
@@ -398,16 +496,26 @@ impl RegistryClient {
             let page: TagList = serde_json::from_slice(&ans.body)
                 .map_err(|e| RegistryError::protocol(&ans.url, format!("invalid tag list: {e}")))?;
             tags.extend(page.tags.unwrap_or_default());
-            let Some(next) = ans.header(header::LINK).and_then(transport::parse_next_link) else {
+            let Some(next) = ans
+                .header(header::LINK)
+                .and_then(transport::parse_next_link)
+            else {
                 return Ok(tags);
             };
-            let base = url::Url::parse(&url).map_err(|e| RegistryError::protocol(&url, e.to_string()))?;
-            let next = base
-                .join(&next)
-                .map_err(|e| RegistryError::protocol(&url, format!("invalid Link header {next:?}: {e}")))?;
+            let base =
+                url::Url::parse(&url).map_err(|e| RegistryError::protocol(&url, e.to_string()))?;
+            let next = base.join(&next).map_err(|e| {
+                RegistryError::protocol(&url, format!("invalid Link header {next:?}: {e}"))
+            })?;
             // Credentials for this registry must not follow a link elsewhere.
-            if next.scheme() != base.scheme() || next.host_str() != base.host_str() || next.port() != base.port() {
-                return Err(RegistryError::protocol(&url, format!("pagination link leaves the registry: {next}")));
+            if next.scheme() != base.scheme()
+                || next.host_str() != base.host_str()
+                || next.port() != base.port()
+            {
+                return Err(RegistryError::protocol(
+                    &url,
+                    format!("pagination link leaves the registry: {next}"),
+                ));
             }
             if next.as_str() == url {
                 return Ok(tags);
@@ -421,14 +529,26 @@ impl RegistryClient {
     /// `server` is a registry host[:port], `docker.io` or Docker Hub's v1 URL. On success the
     /// credentials are used by this client for that registry; storing them is
     /// [`store_credentials`]' job. A username of `<token>` means `password` is an identity token.
-    pub async fn login(&self, server: &str, username: &str, password: &str) -> Result<(), RegistryError> {
+    pub async fn login(
+        &self,
+        server: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<(), RegistryError> {
         let host = docker_config::hostname_of(server);
-        let domain = if docker_config::is_docker_hub(&host) { "docker.io".to_string() } else { host };
+        let domain = if docker_config::is_docker_hub(&host) {
+            "docker.io".to_string()
+        } else {
+            host
+        };
         let ep = self.endpoint(&domain);
         let cred = if username == "<token>" {
             Credential::IdentityToken(password.to_string())
         } else {
-            Credential::Basic { username: username.to_string(), password: password.to_string() }
+            Credential::Basic {
+                username: username.to_string(),
+                password: password.to_string(),
+            }
         };
         let url = ep.url("");
         let secrets = cred.secrets();
@@ -437,8 +557,17 @@ impl RegistryClient {
             e.detail = e.detail.map(|d| error::redact_secrets(&d, &secrets));
             e
         };
-        let ping = Request { method: Method::GET, url: url.clone(), accept: None, range_from: 0, scope: None };
-        let ans = self.execute_unauthenticated(&ping, None).await.map_err(redact)?;
+        let ping = Request {
+            method: Method::GET,
+            url: url.clone(),
+            accept: None,
+            range_from: 0,
+            scope: None,
+        };
+        let ans = self
+            .execute_unauthenticated(&ping, None)
+            .await
+            .map_err(redact)?;
         if ans.status.is_success() {
             // The registry needs no authentication; docker reports success too.
             self.inner.auth.set_credentials(&ep.domain, Some(cred));
@@ -447,22 +576,39 @@ impl RegistryClient {
         if ans.status != StatusCode::UNAUTHORIZED {
             return Err(redact(ans.error(None)));
         }
-        let Some(ch) = ans.header(header::WWW_AUTHENTICATE).and_then(auth::parse_challenge) else {
+        let Some(ch) = ans
+            .header(header::WWW_AUTHENTICATE)
+            .and_then(auth::parse_challenge)
+        else {
             return Err(redact(ans.error(None)));
         };
         let authz = match &ch {
             Challenge::Basic { .. } => match &cred {
                 Credential::Basic { username, password } => auth::basic_header(username, password),
                 Credential::IdentityToken(_) => {
-                    return Err(RegistryError::protocol(&url, "registry uses Basic authentication; an identity token cannot be used"));
+                    return Err(RegistryError::protocol(
+                        &url,
+                        "registry uses Basic authentication; an identity token cannot be used",
+                    ));
                 }
             },
             Challenge::Bearer { realm, service, .. } => {
-                let tok = auth::fetch_token(&self.inner.http, realm, service.as_deref(), &[], Some(&cred)).await.map_err(redact)?;
+                let tok = auth::fetch_token(
+                    &self.inner.http,
+                    realm,
+                    service.as_deref(),
+                    &[],
+                    Some(&cred),
+                )
+                .await
+                .map_err(redact)?;
                 format!("Bearer {}", tok.token)
             }
         };
-        let ans = self.execute_unauthenticated(&ping, Some(&authz)).await.map_err(redact)?;
+        let ans = self
+            .execute_unauthenticated(&ping, Some(&authz))
+            .await
+            .map_err(redact)?;
         if !ans.status.is_success() {
             return Err(redact(ans.error(None)));
         }
@@ -478,10 +624,12 @@ impl RegistryClient {
         }
         let dir = self.inner.opts.docker_config_dir.clone();
         let d = domain.to_string();
-        let found = tokio::task::spawn_blocking(move || docker_config::lookup_credentials(dir.as_deref(), &d))
-            .await
-            .map_err(|e| RegistryError::protocol("", format!("credential lookup failed: {e}")))?
-            .map_err(|e| RegistryError::protocol("", e.message))?;
+        let found = tokio::task::spawn_blocking(move || {
+            docker_config::lookup_credentials(dir.as_deref(), &d)
+        })
+        .await
+        .map_err(|e| RegistryError::protocol("", format!("credential lookup failed: {e}")))?
+        .map_err(|e| RegistryError::protocol("", e.message))?;
         self.inner.auth.set_credentials(domain, found.clone());
         Ok(found)
     }
@@ -489,7 +637,12 @@ impl RegistryClient {
     /// The `Authorization` value for a request to `ep`, from the host's known challenge.
     /// With `fresh` (a challenge just received), cached tokens are bypassed and the challenge's
     /// own scope is requested as well.
-    async fn auth_header(&self, ep: &Endpoint, scope: Option<&str>, fresh: Option<&Challenge>) -> Result<Option<String>, RegistryError> {
+    async fn auth_header(
+        &self,
+        ep: &Endpoint,
+        scope: Option<&str>,
+        fresh: Option<&Challenge>,
+    ) -> Result<Option<String>, RegistryError> {
         let challenge = match fresh {
             Some(c) => c.clone(),
             None => match self.inner.auth.challenge(&ep.host) {
@@ -499,10 +652,17 @@ impl RegistryClient {
         };
         match challenge {
             Challenge::Basic { .. } => match self.credentials(&ep.domain).await? {
-                Some(Credential::Basic { username, password }) => Ok(Some(auth::basic_header(&username, &password))),
+                Some(Credential::Basic { username, password }) => {
+                    Ok(Some(auth::basic_header(&username, &password)))
+                }
                 _ => Ok(None),
             },
-            Challenge::Bearer { realm, service, scope: ch_scope, .. } => {
+            Challenge::Bearer {
+                realm,
+                service,
+                scope: ch_scope,
+                ..
+            } => {
                 let key = scope.unwrap_or("");
                 if fresh.is_none()
                     && let Some(t) = self.inner.auth.token(&ep.host, key)
@@ -510,7 +670,8 @@ impl RegistryClient {
                     return Ok(Some(format!("Bearer {t}")));
                 }
                 self.inner.auth.forget_token(&ep.host, key);
-                let mut scopes: Vec<String> = scope.map(|s| vec![s.to_string()]).unwrap_or_default();
+                let mut scopes: Vec<String> =
+                    scope.map(|s| vec![s.to_string()]).unwrap_or_default();
                 if fresh.is_some()
                     && let Some(cs) = ch_scope
                     && !cs.is_empty()
@@ -519,7 +680,14 @@ impl RegistryClient {
                     scopes.push(cs);
                 }
                 let cred = self.credentials(&ep.domain).await?;
-                let tok = auth::fetch_token(&self.inner.http, &realm, service.as_deref(), &scopes, cred.as_ref()).await?;
+                let tok = auth::fetch_token(
+                    &self.inner.http,
+                    &realm,
+                    service.as_deref(),
+                    &scopes,
+                    cred.as_ref(),
+                )
+                .await?;
                 let header = format!("Bearer {}", tok.token);
                 self.inner.auth.put_token(&ep.host, key, tok);
                 Ok(Some(header))
@@ -544,7 +712,12 @@ impl RegistryClient {
     /// Sends `req` with authentication and retries. `read_body`: `Some(max)` reads a successful
     /// body (at most `max` bytes) inside the retry loop; `None` keeps the response for streaming.
     /// Error bodies are always read (bounded).
-    async fn execute(&self, ep: &Endpoint, req: &Request<'_>, read_body: Option<u64>) -> Result<Answer, RegistryError> {
+    async fn execute(
+        &self,
+        ep: &Endpoint,
+        req: &Request<'_>,
+        read_body: Option<u64>,
+    ) -> Result<Answer, RegistryError> {
         let attempts = self.inner.opts.max_attempts.max(1);
         let mut attempt = 0;
         let mut auth_refreshed = false;
@@ -556,14 +729,22 @@ impl RegistryClient {
                     let b = transport::backoff(self.inner.retry_base, attempt);
                     transport::retry_after(&ans.headers).map_or(b, |r| r.max(b))
                 }
-                Err(e) if e.is_temporary() && attempt < attempts => transport::backoff(self.inner.retry_base, attempt),
+                Err(e) if e.is_temporary() && attempt < attempts => {
+                    transport::backoff(self.inner.retry_base, attempt)
+                }
                 _ => return outcome,
             };
             tokio::time::sleep(delay).await;
         }
     }
 
-    async fn attempt(&self, ep: &Endpoint, req: &Request<'_>, read_body: Option<u64>, auth_refreshed: &mut bool) -> Result<Answer, RegistryError> {
+    async fn attempt(
+        &self,
+        ep: &Endpoint,
+        req: &Request<'_>,
+        read_body: Option<u64>,
+        auth_refreshed: &mut bool,
+    ) -> Result<Answer, RegistryError> {
         let scope = req.scope.as_deref();
         let mut authz = self.auth_header(ep, scope, None).await?;
         loop {
@@ -573,7 +754,11 @@ impl RegistryClient {
                 .await
                 .map_err(|e| transport::map_reqwest_error(&req.url, &e))?;
             if resp.status() == StatusCode::UNAUTHORIZED && !*auth_refreshed {
-                let ch = resp.headers().get(header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).and_then(auth::parse_challenge);
+                let ch = resp
+                    .headers()
+                    .get(header::WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(auth::parse_challenge);
                 if let Some(ch) = ch {
                     *auth_refreshed = true;
                     self.inner.auth.set_challenge(&ep.host, ch.clone());
@@ -588,7 +773,11 @@ impl RegistryClient {
     }
 
     /// One request (with retries for temporary failures) and no challenge handling.
-    async fn execute_unauthenticated(&self, req: &Request<'_>, authz: Option<&str>) -> Result<Answer, RegistryError> {
+    async fn execute_unauthenticated(
+        &self,
+        req: &Request<'_>,
+        authz: Option<&str>,
+    ) -> Result<Answer, RegistryError> {
         let attempts = self.inner.opts.max_attempts.max(1);
         let mut attempt = 0;
         loop {
@@ -606,24 +795,46 @@ impl RegistryClient {
         }
     }
 
-    async fn answer(&self, mut resp: reqwest::Response, url: &str, read_body: Option<u64>) -> Result<Answer, RegistryError> {
+    async fn answer(
+        &self,
+        mut resp: reqwest::Response,
+        url: &str,
+        read_body: Option<u64>,
+    ) -> Result<Answer, RegistryError> {
         let status = resp.status();
         let headers = resp.headers().clone();
         // The URL after redirects (e.g. a CDN); reported redacted.
         let final_url = resp.url().to_string();
-        let url = if final_url.is_empty() { url.to_string() } else { final_url };
+        let url = if final_url.is_empty() {
+            url.to_string()
+        } else {
+            final_url
+        };
         let limit = match (status.is_success(), read_body) {
             (true, None) => {
-                return Ok(Answer { status, headers, url, body: Bytes::new(), response: Some(resp) });
+                return Ok(Answer {
+                    status,
+                    headers,
+                    url,
+                    body: Bytes::new(),
+                    response: Some(resp),
+                });
             }
             (true, Some(max)) => Some(max),
             (false, _) => None,
         };
         let mut buf = BytesMut::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| transport::map_reqwest_error(&url, &e))? {
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| transport::map_reqwest_error(&url, &e))?
+        {
             match limit {
                 Some(max) if (buf.len() + chunk.len()) as u64 > max => {
-                    return Err(RegistryError::protocol(&url, format!("response body exceeds {max} bytes")));
+                    return Err(RegistryError::protocol(
+                        &url,
+                        format!("response body exceeds {max} bytes"),
+                    ));
                 }
                 None if (buf.len() + chunk.len()) as u64 > MAX_ERROR_BODY => {
                     let room = MAX_ERROR_BODY as usize - buf.len();
@@ -633,7 +844,13 @@ impl RegistryClient {
                 _ => buf.extend_from_slice(&chunk),
             }
         }
-        Ok(Answer { status, headers, url, body: buf.freeze(), response: None })
+        Ok(Answer {
+            status,
+            headers,
+            url,
+            body: buf.freeze(),
+            response: None,
+        })
     }
 }
 
@@ -643,7 +860,10 @@ mod tests {
 
     #[test]
     fn content_range_parsing() {
-        assert_eq!(parse_content_range("bytes 100-199/200"), Some((100, Some(200))));
+        assert_eq!(
+            parse_content_range("bytes 100-199/200"),
+            Some((100, Some(200)))
+        );
         assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, None)));
         assert_eq!(parse_content_range("items 1-2/3"), None);
         assert_eq!(parse_content_range("bytes x-1/2"), None);

@@ -26,8 +26,16 @@ impl Endpoint {
         } else {
             domain.clone()
         };
-        let scheme = if is_plain_http(&host, insecure) { "http" } else { "https" };
-        Endpoint { domain, host, scheme }
+        let scheme = if is_plain_http(&host, insecure) {
+            "http"
+        } else {
+            "https"
+        };
+        Endpoint {
+            domain,
+            host,
+            scheme,
+        }
     }
 
     /// `<scheme>://<host>/v2/<path>`.
@@ -60,7 +68,11 @@ pub fn is_plain_http(hostport: &str, insecure: &[String]) -> bool {
         return true;
     }
     insecure.iter().any(|i| {
-        let i = i.trim().trim_start_matches("http://").trim_start_matches("https://").trim_end_matches('/');
+        let i = i
+            .trim()
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .trim_end_matches('/');
         i.eq_ignore_ascii_case(hostport) || i.eq_ignore_ascii_case(host)
     })
 }
@@ -79,9 +91,14 @@ pub fn parse_next_link(header: &str) -> Option<String> {
             None => params_all,
         };
         let is_next = params.split(';').any(|p| {
-            let Some((k, v)) = p.trim().split_once('=') else { return false };
+            let Some((k, v)) = p.trim().split_once('=') else {
+                return false;
+            };
             k.trim().eq_ignore_ascii_case("rel")
-                && v.trim().trim_matches('"').split_whitespace().any(|r| r.eq_ignore_ascii_case("next"))
+                && v.trim()
+                    .trim_matches('"')
+                    .split_whitespace()
+                    .any(|r| r.eq_ignore_ascii_case("next"))
         });
         if is_next {
             return Some(target.to_string());
@@ -128,7 +145,9 @@ pub fn build_http_client(user_agent: &str) -> oci_model::Result<reqwest::Client>
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| oci_model::Error::new(oci_model::ErrorKind::Internal, format!("TLS setup: {e}")))?
+        .map_err(|e| {
+            oci_model::Error::new(oci_model::ErrorKind::Internal, format!("TLS setup: {e}"))
+        })?
         .with_root_certificates(roots)
         .with_no_client_auth();
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -140,7 +159,12 @@ pub fn build_http_client(user_agent: &str) -> oci_model::Result<reqwest::Client>
         .pool_idle_timeout(Duration::from_secs(60))
         .redirect(reqwest::redirect::Policy::limited(10))
         .build()
-        .map_err(|e| oci_model::Error::new(oci_model::ErrorKind::Internal, format!("building HTTP client: {e}")))
+        .map_err(|e| {
+            oci_model::Error::new(
+                oci_model::ErrorKind::Internal,
+                format!("building HTTP client: {e}"),
+            )
+        })
 }
 
 /// Classifies a reqwest failure: timeouts, connection failures (also a body that broke off), or
@@ -171,7 +195,11 @@ pub fn map_reqwest_error(url: &str, e: &reqwest::Error) -> RegistryError {
         _ if e.is_connect() => "connection failed",
         _ => "connection error",
     };
-    let message = if msg.is_empty() { what.to_string() } else { format!("{what}: {msg}") };
+    let message = if msg.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what}: {msg}")
+    };
     RegistryError::new(kind, url, message)
 }
 
@@ -182,29 +210,59 @@ mod tests {
     #[test]
     fn scheme_selection() {
         let none: Vec<String> = vec![];
-        for plain in ["localhost", "localhost:5000", "127.0.0.1:5000", "127.8.9.10", "[::1]:5000", "::1", "LOCALHOST:1"] {
+        for plain in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:5000",
+            "127.8.9.10",
+            "[::1]:5000",
+            "::1",
+            "LOCALHOST:1",
+        ] {
             assert!(is_plain_http(plain, &none), "{plain}");
         }
-        for tls in ["registry.example.com", "10.0.0.1:5000", "128.0.0.1", "[2001:db8::1]:5000", "localhost.example.com", "docker.io"] {
+        for tls in [
+            "registry.example.com",
+            "10.0.0.1:5000",
+            "128.0.0.1",
+            "[2001:db8::1]:5000",
+            "localhost.example.com",
+            "docker.io",
+        ] {
             assert!(!is_plain_http(tls, &none), "{tls}");
         }
-        let insecure = vec!["myreg.lan:5000".to_string(), "http://other.lan/".to_string()];
+        let insecure = vec![
+            "myreg.lan:5000".to_string(),
+            "http://other.lan/".to_string(),
+        ];
         assert!(is_plain_http("myreg.lan:5000", &insecure));
         assert!(!is_plain_http("myreg.lan:5001", &insecure));
-        assert!(is_plain_http("other.lan:8080", &insecure), "a bare host covers every port");
+        assert!(
+            is_plain_http("other.lan:8080", &insecure),
+            "a bare host covers every port"
+        );
     }
 
     #[test]
     fn endpoints() {
         let e = Endpoint::resolve("docker.io", &[]);
-        assert_eq!((e.host.as_str(), e.scheme), ("registry-1.docker.io", "https"));
+        assert_eq!(
+            (e.host.as_str(), e.scheme),
+            ("registry-1.docker.io", "https")
+        );
         assert_eq!(e.domain, "docker.io");
-        assert_eq!(e.url("library/alpine/manifests/latest"), "https://registry-1.docker.io/v2/library/alpine/manifests/latest");
+        assert_eq!(
+            e.url("library/alpine/manifests/latest"),
+            "https://registry-1.docker.io/v2/library/alpine/manifests/latest"
+        );
         let e = Endpoint::resolve("127.0.0.1:5000", &[]);
         assert_eq!(e.url(""), "http://127.0.0.1:5000/v2/");
         let e = Endpoint::resolve("[::1]:5000", &[]);
         assert_eq!(e.url(""), "http://[::1]:5000/v2/");
-        assert_eq!(Endpoint::resolve("ghcr.io", &[]).url(""), "https://ghcr.io/v2/");
+        assert_eq!(
+            Endpoint::resolve("ghcr.io", &[]).url(""),
+            "https://ghcr.io/v2/"
+        );
     }
 
     #[test]
@@ -218,9 +276,15 @@ mod tests {
                 .as_deref(),
             Some("https://r.example/v2/x?p=3")
         );
-        assert_eq!(parse_next_link(r#"<https://r.example/a>; rel="prev""#), None);
+        assert_eq!(
+            parse_next_link(r#"<https://r.example/a>; rel="prev""#),
+            None
+        );
         assert_eq!(parse_next_link(""), None);
-        assert_eq!(parse_next_link(r#"<a>; title="x"; rel="last next""#).as_deref(), Some("a"));
+        assert_eq!(
+            parse_next_link(r#"<a>; title="x"; rel="last next""#).as_deref(),
+            Some("a")
+        );
     }
 
     #[test]
