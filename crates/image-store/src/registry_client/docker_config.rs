@@ -360,9 +360,24 @@ fn helper_get(helper: &str, key: &str) -> Result<Option<Credential>> {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Tests put their fake helpers here instead of changing the process-wide PATH.
+    pub(crate) static TEST_HELPER_DIR: std::cell::RefCell<Option<PathBuf>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `docker-credential-<helper>`, found on PATH.
+fn helper_program(program: &str) -> PathBuf {
+    #[cfg(test)]
+    if let Some(dir) = TEST_HELPER_DIR.with(|d| d.borrow().clone()) {
+        return dir.join(program);
+    }
+    PathBuf::from(program)
+}
+
 fn run_helper(helper: &str, action: &str, input: &[u8]) -> Result<Vec<u8>> {
     let program = format!("docker-credential-{helper}");
-    let mut child = Command::new(&program)
+    let mut child = Command::new(helper_program(&program))
         .arg(action)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -546,14 +561,7 @@ esac
         std::fs::write(&helper, script).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
-        // PATH is process-wide; helper lookups in other tests only happen with helper configs,
-        // and prepending keeps every other program reachable.
-        let old = std::env::var_os("PATH").unwrap_or_default();
-        let mut paths = vec![bin.clone()];
-        paths.extend(std::env::split_paths(&old));
-        // SAFETY: tests in this crate do not read PATH concurrently except through Command, which
-        // tolerates either value (the helper dir is only ever added).
-        unsafe { std::env::set_var("PATH", std::env::join_paths(paths).unwrap()) };
+        TEST_HELPER_DIR.with(|d| *d.borrow_mut() = Some(bin.clone()));
 
         let cfg = dir.path().join("cfg");
         std::fs::create_dir_all(&cfg).unwrap();

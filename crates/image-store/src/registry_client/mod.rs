@@ -183,6 +183,12 @@ fn check_path_parts(
                 format!("invalid reference: {r:?}"),
             ));
         }
+        // Tags have no ':'; a digest must be one strata can verify.
+        if r.contains(':')
+            && let Err(e) = Digest::parse(r)
+        {
+            return Err(RegistryError::protocol(url_hint, e.message));
+        }
     }
     Ok(())
 }
@@ -266,8 +272,7 @@ impl RegistryClient {
             return Err(ans.error(Some("MANIFEST_UNKNOWN")));
         }
         let digest = Digest::of(&ans.body);
-        if reference.contains(':')
-            && let Ok(want) = Digest::parse(reference)
+        if let Ok(want) = Digest::parse(reference)
             && want != digest
         {
             return Err(RegistryError::corrupt(
@@ -872,11 +877,12 @@ mod tests {
     #[test]
     fn path_parts_are_checked() {
         assert!(check_path_parts("u", "library/alpine", Some("3.20")).is_ok());
-        assert!(check_path_parts("u", "a/b-c_d.e", Some("sha256:abc")).is_ok());
+        let d = Digest::of(b"x").to_string();
+        assert!(check_path_parts("u", "a/b-c_d.e", Some(&d)).is_ok());
         for bad in ["", "/a", "a/", "a//b", "a/../b", "A", "a?b", "a b"] {
             assert!(check_path_parts("u", bad, None).is_err(), "{bad}");
         }
-        for bad in ["", "a/b", "x?y", "t#1", "../x"] {
+        for bad in ["", "a/b", "x?y", "t#1", "../x", "sha256:abc", "sha512:00"] {
             assert!(check_path_parts("u", "a", Some(bad)).is_err(), "{bad}");
         }
     }

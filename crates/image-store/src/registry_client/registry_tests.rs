@@ -440,7 +440,8 @@ async fn basic_auth_with_htpasswd() {
 
 type Handler = dyn Fn(usize, &str) -> Vec<u8> + Send + Sync;
 
-/// Answers each connection with `handler(n, request head)`, n counting from 0, then closes it.
+/// Answers each connection with `handler(n, request head + body)`, n counting from 0, then
+/// closes it.
 struct Scripted {
     addr: String,
     requests: Arc<Mutex<Vec<String>>>,
@@ -463,7 +464,20 @@ impl Scripted {
                         _ => break,
                     }
                 }
-                let head = String::from_utf8_lossy(&head).to_string();
+                let mut head = String::from_utf8_lossy(&head).to_string();
+                let len = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().to_string())
+                    })
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0u8; len];
+                if conn.read_exact(&mut body).is_ok() {
+                    head.push_str(&String::from_utf8_lossy(&body));
+                }
                 log.lock().unwrap().push(head.clone());
                 let _ = conn.write_all(&handler(n, &head));
                 let _ = conn.flush();
@@ -668,10 +682,108 @@ async fn bearer_token_flow_and_cache() {
     c.get_manifest(&srv.addr, "a/b", "v2").await.unwrap();
     assert_eq!(srv.count(), before + 1);
     assert_eq!(*tokens_issued.lock().unwrap(), 1);
-    // No secret in the tokens' requests is logged in errors: a failing realm reports redacted.
     let reqs = srv.requests.lock().unwrap().clone();
     assert_eq!(
         reqs.iter().filter(|r| r.starts_with("GET /token")).count(),
         1
     );
+    // The same scope again: still the cached token.
+    c.get_manifest(&srv.addr, "a/b", "v3").await.unwrap();
+    assert_eq!(*tokens_issued.lock().unwrap(), 1);
+}
+
+/// A token server (the realm) on the same scripted server; `/v2/` answers 401 with a challenge.
+fn token_server(
+    check_token_request: impl Fn(&str) -> Option<Vec<u8>> + Send + Sync + 'static,
+) -> Scripted {
+    let addr = Arc::new(Mutex::new(String::new()));
+    let a = addr.clone();
+    let srv = Scripted::start(Box::new(move |_, req| {
+        if let Some(answer) = check_token_request(req) {
+            return answer;
+        }
+        if req
+            .to_ascii_lowercase()
+            .contains("authorization: bearer good-token")
+        {
+            return response(
+                "200 OK",
+                &[("Content-Type", oci_model::media_type::OCI_INDEX)],
+                b"{}",
+            );
+        }
+        let ch = format!(
+            r#"Bearer realm="http://{}/token",service="svc""#,
+            a.lock().unwrap()
+        );
+        response("401 Unauthorized", &[("WWW-Authenticate", &ch)], b"")
+    }));
+    *addr.lock().unwrap() = srv.addr.clone();
+    srv
+}
+
+#[tokio::test]
+async fn identity_token_uses_the_oauth2_refresh_grant() {
+    let srv = token_server(|req| {
+        if !req.contains("/token") {
+            return None;
+        }
+        assert!(req.starts_with("POST /token "), "{req}");
+        assert!(
+            req.contains("grant_type=refresh_token&refresh_token=my-refresh"),
+            "{req}"
+        );
+        assert!(req.contains("scope=repository%3Aa%2Fb%3Apull"), "{req}");
+        Some(response("200 OK", &[], br#"{"token":"good-token"}"#))
+    });
+    let cfg = tempfile::tempdir().unwrap();
+    store_credentials(Some(cfg.path()), &srv.addr, "<token>", "my-refresh").unwrap();
+    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    c.get_manifest(&srv.addr, "a/b", "latest").await.unwrap();
+    assert_eq!(srv.count(), 3, "401, token, retry");
+}
+
+#[tokio::test]
+async fn login_with_token_flow_and_redacted_rejection() {
+    let srv = token_server(|req| {
+        if !req.starts_with("GET /token") {
+            return None;
+        }
+        if req.contains(&auth::basic_header("dave", "right-pass")) {
+            Some(response(
+                "200 OK",
+                &[],
+                br#"{"access_token":"good-token","expires_in":3600}"#,
+            ))
+        } else {
+            // A server that echoes what it got must not leak it through our errors.
+            Some(response(
+                "401 Unauthorized",
+                &[],
+                br#"{"errors":[{"code":"UNAUTHORIZED","message":"incorrect username or password wrong-pass"}]}"#,
+            ))
+        }
+    });
+    let cfg = tempfile::tempdir().unwrap();
+    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let e = c.login(&srv.addr, "dave", "wrong-pass").await.unwrap_err();
+    assert_eq!(
+        (e.status, e.code.as_deref()),
+        (Some(401), Some("UNAUTHORIZED"))
+    );
+    assert!(!format!("{e} {e:?}").contains("wrong-pass"), "{e:?}");
+    assert!(
+        e.docker_suffix()
+            .starts_with("unauthorized: incorrect username or password")
+    );
+    c.login(&srv.addr, "dave", "right-pass").await.unwrap();
+    // The /v2/ check asks the token server for no scope.
+    let reqs = srv.requests.lock().unwrap().clone();
+    assert!(
+        reqs.iter()
+            .filter(|r| r.starts_with("GET /token"))
+            .all(|r| !r.contains("scope="))
+    );
+    // The client now pulls with those credentials.
+    c.get_manifest(&srv.addr, "a/b", "latest").await.unwrap();
 }
