@@ -350,7 +350,9 @@ impl RegistryClient {
 
     /// Opens a blob stream at byte `offset` (`Range: bytes=<offset>-` when offset > 0).
     /// `resumed` tells whether the server honoured the range (206); after a 200 the stream
-    /// starts at 0. The stream is not verified or retried (see the module docs).
+    /// starts at 0. The stream is not verified or retried (see the module docs). An offset at or
+    /// past the end is the registry's business: distribution answers `416`, returned as an
+    /// [`RegistryErrorKind::Http`] error with that status.
     pub async fn get_blob(
         &self,
         domain: &str,
