@@ -831,11 +831,15 @@ impl RegistryClient {
             (false, _) => None,
         };
         let mut buf = BytesMut::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| transport::map_reqwest_error(&url, &e))?
-        {
+        loop {
+            let chunk = match resp.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                // An error answer stands on its status even when its body is cut short
+                // (distribution's 416 announces a Content-Length it never sends).
+                Err(_) if limit.is_none() => break,
+                Err(e) => return Err(transport::map_reqwest_error(&url, &e)),
+            };
             match limit {
                 Some(max) if (buf.len() + chunk.len()) as u64 > max => {
                     return Err(RegistryError::protocol(

@@ -258,6 +258,15 @@ async fn pull_protocol_against_distribution() {
     assert!(part.resumed, "distribution honours Range");
     assert_eq!(part.total, Some(layer.len() as u64));
     assert_eq!(collect(part.stream).await, &layer[150_000..]);
+    let past = c
+        .get_blob(d, "strata/test", &ld, layer.len() as u64)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (past.kind, past.status),
+        (RegistryErrorKind::Http, Some(416)),
+        "{past}"
+    );
 
     let cd = Digest::of(&config);
     assert_eq!(
