@@ -796,3 +796,92 @@ async fn login_with_token_flow_and_redacted_rejection() {
     // The client now pulls with those credentials.
     c.get_manifest(&srv.addr, "a/b", "latest").await.unwrap();
 }
+
+/// `openssl s_server` with a fresh self-signed certificate, killed on drop.
+struct TlsServer {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsServer {
+    fn start() -> Option<TlsServer> {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        let made = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("skipping: openssl is not available");
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let srv = TlsServer {
+            child,
+            port,
+            _dir: dir,
+        };
+        for _ in 0..200 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(srv);
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("openssl s_server did not listen");
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Loopback registries are always plain HTTP, so the HTTPS stack is checked on its own: the
+/// ring provider and native roots handshake, refuse an unknown certificate, and that refusal is
+/// a permanent error rather than a retried connection failure.
+#[tokio::test]
+async fn tls_stack_rejects_untrusted_certificates_permanently() {
+    let Some(srv) = TlsServer::start() else {
+        return;
+    };
+    let http = transport::build_http_client("strata-test").unwrap();
+    let url = format!("https://127.0.0.1:{}/v2/", srv.port);
+    let err = http.get(&url).send().await.unwrap_err();
+    let e = transport::map_reqwest_error(&url, &err);
+    assert_eq!(e.kind, RegistryErrorKind::Protocol, "{e}");
+    assert!(!e.is_temporary());
+    assert!(
+        e.message.to_ascii_lowercase().contains("certificate"),
+        "{e}"
+    );
+}

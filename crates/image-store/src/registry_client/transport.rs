@@ -170,8 +170,12 @@ pub fn build_http_client(user_agent: &str) -> oci_model::Result<reqwest::Client>
 /// Classifies a reqwest failure: timeouts, connection failures (also a body that broke off), or
 /// a protocol problem.
 pub fn map_reqwest_error(url: &str, e: &reqwest::Error) -> RegistryError {
+    let tls = is_tls_error(e);
     let kind = if e.is_timeout() {
         RegistryErrorKind::Timeout
+    } else if tls {
+        // A certificate or handshake failure will not fix itself on retry.
+        RegistryErrorKind::Protocol
     } else if e.is_connect() || e.is_request() || e.is_body() || e.is_decode() {
         RegistryErrorKind::Connection
     } else if e.is_redirect() || e.is_builder() {
@@ -191,6 +195,7 @@ pub fn map_reqwest_error(url: &str, e: &reqwest::Error) -> RegistryError {
     }
     let what = match kind {
         RegistryErrorKind::Timeout => "request timed out",
+        _ if tls => "tls error",
         RegistryErrorKind::Protocol => "request failed",
         _ if e.is_connect() => "connection failed",
         _ => "connection error",
@@ -201,6 +206,24 @@ pub fn map_reqwest_error(url: &str, e: &reqwest::Error) -> RegistryError {
         format!("{what}: {msg}")
     };
     RegistryError::new(kind, url, message)
+}
+
+/// Whether a rustls error is somewhere in the chain (io errors hide theirs behind `get_ref`).
+fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(s) = cur {
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && is_tls_error(inner)
+        {
+            return true;
+        }
+        cur = s.source();
+    }
+    false
 }
 
 #[cfg(test)]
