@@ -35,18 +35,34 @@ const STATUS_BODY: &[u8] = br#"{"errors":[]}"#;
 #[derive(Clone, Debug)]
 pub enum Fault {
     /// For requests whose path contains `path_contains`, the first `times` responses are cut (the TCP
-    /// connection is closed) after forwarding `after_bytes` bytes of the response BODY. A response whose
+    /// connection is closed with a FIN; std offers no stable `SO_LINGER` to force an RST) after forwarding
+    /// `after_bytes` bytes of the response BODY. A response whose
     /// body is not longer than `after_bytes` is not cut and does not use up one of the `times`.
-    CutBody { path_contains: String, after_bytes: u64, times: u32 },
+    CutBody {
+        path_contains: String,
+        after_bytes: u64,
+        times: u32,
+    },
     /// The first `times` matching requests get `status` (e.g. 503, 500, 429) with an empty JSON error body
     /// (`{"errors":[]}`) instead of being forwarded.
-    Status { path_contains: String, status: u16, times: u32 },
+    Status {
+        path_contains: String,
+        status: u16,
+        times: u32,
+    },
     /// Matching responses' bodies are throttled to `bytes_per_sec`.
-    Throttle { path_contains: String, bytes_per_sec: u64 },
+    Throttle {
+        path_contains: String,
+        bytes_per_sec: u64,
+    },
     /// For matching requests, the first `times` responses have every body byte at offset `after_bytes` or
     /// later inverted (XOR 0xFF). The length and headers are unchanged. A response whose body is not longer
     /// than `after_bytes` is not corrupted and does not use up one of the `times`.
-    Corrupt { path_contains: String, after_bytes: u64, times: u32 },
+    Corrupt {
+        path_contains: String,
+        after_bytes: u64,
+        times: u32,
+    },
 }
 
 impl Fault {
@@ -61,9 +77,9 @@ impl Fault {
 
     fn times(&self) -> u32 {
         match self {
-            Fault::CutBody { times, .. } | Fault::Status { times, .. } | Fault::Corrupt { times, .. } => {
-                *times
-            }
+            Fault::CutBody { times, .. }
+            | Fault::Status { times, .. }
+            | Fault::Corrupt { times, .. } => *times,
             Fault::Throttle { .. } => u32::MAX,
         }
     }
@@ -80,7 +96,9 @@ pub struct RequestLog {
     pub range: Option<String>,
     /// Status returned to the client (the upstream's, or the injected one); 0 if none was sent.
     pub status: u16,
-    /// Response body bytes written to the client.
+    /// Response body bytes written to the client. While a write is in progress the piece being written is
+    /// already counted (entries are published before their bytes reach the client); the final value counts
+    /// only successful writes.
     pub bytes_sent: u64,
     /// Faults applied to this request, e.g. `cut@1000`, `status 503`, `corrupt@10`, `throttle 2000000/s`.
     pub faults: Vec<String>,
@@ -94,7 +112,10 @@ struct Slot {
 struct Shared {
     upstream: String,
     slots: Mutex<Vec<Slot>>,
-    log: Mutex<Vec<RequestLog>>,
+    /// Entries by request id; an entry is published before its response bytes are written, so a client that
+    /// has seen a response always finds it in [`FaultProxy::requests`].
+    log: Mutex<Vec<(u64, RequestLog)>>,
+    next_request: AtomicU64,
     /// Clones of the open client connections, shut down when the proxy is dropped.
     conns: Mutex<HashMap<u64, TcpStream>>,
     next_conn: AtomicU64,
@@ -108,7 +129,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 fn slots_from(faults: Vec<Fault>) -> Vec<Slot> {
     faults
         .into_iter()
-        .map(|fault| Slot { remaining: fault.times(), fault })
+        .map(|fault| Slot {
+            remaining: fault.times(),
+            fault,
+        })
         .collect()
 }
 
@@ -140,7 +164,9 @@ impl Shared {
                 Fault::CutBody { after_bytes, .. } if slot.remaining > 0 && plan.cut.is_none() => {
                     plan.cut = Some((i, after_bytes));
                 }
-                Fault::Corrupt { after_bytes, .. } if slot.remaining > 0 && plan.corrupt.is_none() => {
+                Fault::Corrupt { after_bytes, .. }
+                    if slot.remaining > 0 && plan.corrupt.is_none() =>
+                {
                     plan.corrupt = Some((i, after_bytes));
                 }
                 Fault::Throttle { bytes_per_sec, .. } if plan.throttle.is_none() => {
@@ -150,6 +176,15 @@ impl Shared {
             }
         }
         plan
+    }
+
+    /// Records the current state of request `id`'s log entry.
+    fn publish(&self, id: u64, entry: &RequestLog) {
+        let mut log = lock(&self.log);
+        match log.iter_mut().rev().find(|(i, _)| *i == id) {
+            Some((_, slot)) => slot.clone_from(entry),
+            None => log.push((id, entry.clone())),
+        }
     }
 
     /// Takes one use of fault `idx`; false if it has none left (another response used them up).
@@ -177,12 +212,14 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Starts a proxy on a free loopback port forwarding to `upstream` (`host:port`), injecting `faults`.
     pub fn start(upstream: &str, faults: Vec<Fault>) -> anyhow::Result<FaultProxy> {
-        let listener = TcpListener::bind("127.0.0.1:0").context("binding the fault proxy on 127.0.0.1")?;
+        let listener =
+            TcpListener::bind("127.0.0.1:0").context("binding the fault proxy on 127.0.0.1")?;
         let addr = listener.local_addr()?.to_string();
         let shared = Arc::new(Shared {
             upstream: upstream.to_owned(),
             slots: Mutex::new(slots_from(faults)),
             log: Mutex::new(Vec::new()),
+            next_request: AtomicU64::new(0),
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(0),
             stop: AtomicBool::new(false),
@@ -192,7 +229,11 @@ impl FaultProxy {
             .name(format!("fault-proxy-{addr}"))
             .spawn(move || accept_loop(listener, accept_shared))
             .context("spawning the fault proxy accept thread")?;
-        Ok(FaultProxy { addr, shared, accept: Some(accept) })
+        Ok(FaultProxy {
+            addr,
+            shared,
+            accept: Some(accept),
+        })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -202,7 +243,10 @@ impl FaultProxy {
 
     /// Every request handled so far, in order of completion.
     pub fn requests(&self) -> Vec<RequestLog> {
-        lock(&self.shared.log).clone()
+        lock(&self.shared.log)
+            .iter()
+            .map(|(_, entry)| entry.clone())
+            .collect()
     }
 
     /// Replaces the faults (with fresh `times` counters) for requests that start from now on.
@@ -241,10 +285,12 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             lock(&shared.conns).insert(id, clone);
         }
         let conn_shared = Arc::clone(&shared);
-        let spawned = thread::Builder::new().name(format!("fault-proxy-conn-{id}")).spawn(move || {
-            serve_client(&conn_shared, stream);
-            lock(&conn_shared.conns).remove(&id);
-        });
+        let spawned = thread::Builder::new()
+            .name(format!("fault-proxy-conn-{id}"))
+            .spawn(move || {
+                serve_client(&conn_shared, stream);
+                lock(&conn_shared.conns).remove(&id);
+            });
         if spawned.is_err() {
             lock(&shared.conns).remove(&id);
         }
@@ -281,8 +327,7 @@ impl Head {
             .filter(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
             .flat_map(|(_, v)| v.split(','))
             .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .last()
+            .rfind(|t| !t.is_empty())
             .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
     }
 
@@ -309,7 +354,10 @@ fn invalid(msg: impl Into<String>) -> io::Error {
 /// Reads one line ending in LF, without its CRLF / LF; `None` at end of stream before any byte.
 fn read_line<R: BufRead>(r: &mut R, budget: &mut usize) -> io::Result<Option<String>> {
     let mut buf = Vec::new();
-    let n = r.by_ref().take(*budget as u64 + 1).read_until(b'\n', &mut buf)?;
+    let n = r
+        .by_ref()
+        .take(*budget as u64 + 1)
+        .read_until(b'\n', &mut buf)?;
     if n == 0 {
         return Ok(None);
     }
@@ -318,7 +366,10 @@ fn read_line<R: BufRead>(r: &mut R, budget: &mut usize) -> io::Result<Option<Str
     }
     *budget -= n;
     if buf.last() != Some(&b'\n') {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed mid-line"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed mid-line",
+        ));
     }
     buf.pop();
     if buf.last() == Some(&b'\r') {
@@ -340,8 +391,9 @@ fn read_head<R: BufRead>(r: &mut R) -> io::Result<Option<Head>> {
     };
     let mut headers: Vec<(String, String)> = Vec::new();
     loop {
-        let line = read_line(r, &mut budget)?
-            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed in head"))?;
+        let line = read_line(r, &mut budget)?.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed in head")
+        })?;
         if line.is_empty() {
             break;
         }
@@ -409,20 +461,28 @@ fn request_framing(head: &Head) -> io::Result<Framing> {
 }
 
 /// Copies a request body from the client to `out` with its framing unchanged (`out` = `io::sink()` drains it).
-fn copy_request_body<R: BufRead, W: Write>(client: &mut R, out: &mut W, framing: Framing) -> io::Result<()> {
+fn copy_request_body<R: BufRead, W: Write>(
+    client: &mut R,
+    out: &mut W,
+    framing: Framing,
+) -> io::Result<()> {
     match framing {
         Framing::None => Ok(()),
         Framing::Length(n) => {
             let copied = io::copy(&mut client.by_ref().take(n), out)?;
             if copied < n {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "request body truncated"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "request body truncated",
+                ));
             }
             Ok(())
         }
         Framing::Chunked => loop {
             let mut budget = MAX_HEAD;
-            let line = read_line(client, &mut budget)?
-                .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "request chunk size missing"))?;
+            let line = read_line(client, &mut budget)?.ok_or_else(|| {
+                io::Error::new(io::ErrorKind::UnexpectedEof, "request chunk size missing")
+            })?;
             let size = parse_chunk_size(&line)?;
             write!(out, "{line}\r\n")?;
             if size == 0 {
@@ -439,7 +499,10 @@ fn copy_request_body<R: BufRead, W: Write>(client: &mut R, out: &mut W, framing:
             }
             let copied = io::copy(&mut client.by_ref().take(size), out)?;
             if copied < size {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "request chunk truncated"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "request chunk truncated",
+                ));
             }
             let end = read_line(client, &mut budget)?;
             if end.as_deref() != Some("") {
@@ -469,12 +532,14 @@ struct BodyPlan {
 /// Writes response body bytes to the client, applying a [`BodyPlan`].
 struct BodySink<'a> {
     shared: &'a Shared,
+    /// The request's log entry; its `bytes_sent` is published before each write and corrected after.
+    id: u64,
+    log: &'a mut RequestLog,
     plan: BodyPlan,
     chunked: bool,
     sent: u64,
     corrupting: bool,
     throttle_start: Option<Instant>,
-    faults: Vec<String>,
 }
 
 impl BodySink<'_> {
@@ -489,7 +554,7 @@ impl BodySink<'_> {
                 if self.shared.claim(idx) {
                     data = &mut data[..allowed as usize];
                     cut = true;
-                    self.faults.push(format!("cut@{after}"));
+                    self.log.faults.push(format!("cut@{after}"));
                 }
             }
         }
@@ -499,7 +564,7 @@ impl BodySink<'_> {
                 if !self.corrupting {
                     if self.shared.claim(idx) {
                         self.corrupting = true;
-                        self.faults.push(format!("corrupt@{after}"));
+                        self.log.faults.push(format!("corrupt@{after}"));
                     } else {
                         self.plan.corrupt = None;
                     }
@@ -516,7 +581,7 @@ impl BodySink<'_> {
             None => self.write_piece(w, data)?,
             Some(rate) => {
                 let start = *self.throttle_start.get_or_insert_with(|| {
-                    self.faults.push(format!("throttle {rate}/s"));
+                    self.log.faults.push(format!("throttle {rate}/s"));
                     Instant::now()
                 });
                 let step = ((rate / 20).max(1) as usize).min(PIECE);
@@ -545,6 +610,8 @@ impl BodySink<'_> {
             // An empty chunk would terminate a chunked body.
             return Ok(());
         }
+        self.log.bytes_sent = self.sent + piece.len() as u64;
+        self.shared.publish(self.id, self.log);
         if self.chunked {
             write!(w, "{:x}\r\n", piece.len())?;
             w.write_all(piece)?;
@@ -553,6 +620,7 @@ impl BodySink<'_> {
             w.write_all(piece)?;
         }
         self.sent += piece.len() as u64;
+        self.log.bytes_sent = self.sent;
         Ok(())
     }
 }
@@ -561,7 +629,9 @@ fn serve_client(shared: &Shared, client: TcpStream) {
     let _ = client.set_nodelay(true);
     let _ = client.set_read_timeout(Some(IO_TIMEOUT));
     let _ = client.set_write_timeout(Some(IO_TIMEOUT));
-    let Ok(write_half) = client.try_clone() else { return };
+    let Ok(write_half) = client.try_clone() else {
+        return;
+    };
     let mut writer = BufWriter::with_capacity(PIECE, write_half);
     let mut reader = BufReader::with_capacity(PIECE, client);
     while !shared.stop.load(Ordering::SeqCst) {
@@ -586,9 +656,11 @@ fn serve_client(shared: &Shared, client: TcpStream) {
             bytes_sent: 0,
             faults: Vec::new(),
         };
-        let keep_alive = handle_request(shared, &mut reader, &mut writer, &head, &mut log);
+        let id = shared.next_request.fetch_add(1, Ordering::Relaxed);
+        shared.publish(id, &log);
+        let keep_alive = handle_request(shared, &mut reader, &mut writer, &head, id, &mut log);
         let _ = writer.flush();
-        lock(&shared.log).push(log);
+        shared.publish(id, &log);
         if !matches!(keep_alive, Ok(true)) {
             break;
         }
@@ -618,11 +690,13 @@ fn handle_request<R: BufRead, W: Write>(
     client: &mut R,
     out: &mut W,
     head: &Head,
+    id: u64,
     log: &mut RequestLog,
 ) -> io::Result<bool> {
     let version = head.start.split_whitespace().nth(2).unwrap_or("");
     if log.method.is_empty() || log.path.is_empty() || !version.starts_with("HTTP/1.") {
         log.status = 400;
+        shared.publish(id, log);
         write_simple(out, 400, false, true)?;
         return Ok(false);
     }
@@ -633,6 +707,7 @@ fn handle_request<R: BufRead, W: Write>(
         Ok(f) => f,
         Err(_) => {
             log.status = 400;
+            shared.publish(id, log);
             write_simple(out, 400, is_head, true)?;
             return Ok(false);
         }
@@ -647,10 +722,11 @@ fn handle_request<R: BufRead, W: Write>(
         copy_request_body(client, &mut io::sink(), req_framing)?;
         log.faults.push(format!("status {status}"));
         log.status = status;
-        write_simple(out, status, is_head, client_close)?;
         if !is_head {
             log.bytes_sent = STATUS_BODY.len() as u64;
         }
+        shared.publish(id, log);
+        write_simple(out, status, is_head, client_close)?;
         return Ok(!client_close);
     }
 
@@ -659,6 +735,7 @@ fn handle_request<R: BufRead, W: Write>(
         Err(_) => {
             copy_request_body(client, &mut io::sink(), req_framing)?;
             log.status = 502;
+            shared.publish(id, log);
             write_simple(out, 502, is_head, client_close)?;
             return Ok(!client_close);
         }
@@ -689,6 +766,7 @@ fn handle_request<R: BufRead, W: Write>(
             Ok(Some(resp)) => resp,
             Ok(None) | Err(_) => {
                 log.status = 502;
+                shared.publish(id, log);
                 write_simple(out, 502, is_head, true)?;
                 return Ok(false);
             }
@@ -705,17 +783,23 @@ fn handle_request<R: BufRead, W: Write>(
         break (resp, status);
     };
     log.status = status;
+    shared.publish(id, log);
 
     let framing = if is_head || status == 204 || status == 304 || (100..200).contains(&status) {
         Framing::None
     } else if resp.has_transfer_encoding() {
-        if resp.is_chunked() { Framing::Chunked } else { Framing::UntilClose }
+        if resp.is_chunked() {
+            Framing::Chunked
+        } else {
+            Framing::UntilClose
+        }
     } else {
         match resp.content_length() {
             Ok(Some(n)) => Framing::Length(n),
             Ok(None) => Framing::UntilClose,
             Err(_) => {
                 log.status = 502;
+                shared.publish(id, log);
                 write_simple(out, 502, is_head, true)?;
                 return Ok(false);
             }
@@ -734,7 +818,11 @@ fn handle_request<R: BufRead, W: Write>(
     }
     out.write_all(b"\r\n")?;
 
-    let mut plan = if framing == Framing::None { BodyPlan::default() } else { shared.body_plan(&log.path) };
+    let mut plan = if framing == Framing::None {
+        BodyPlan::default()
+    } else {
+        shared.body_plan(&log.path)
+    };
     if let (Framing::Length(n), Some((_, after))) = (framing, plan.cut)
         && n <= after
     {
@@ -742,16 +830,18 @@ fn handle_request<R: BufRead, W: Write>(
     }
     let mut sink = BodySink {
         shared,
+        id,
+        log,
         plan,
         chunked: framing == Framing::Chunked,
         sent: 0,
         corrupting: false,
         throttle_start: None,
-        faults: Vec::new(),
     };
     let result = stream_body(&mut up_reader, out, &mut sink, framing);
-    log.bytes_sent = sink.sent;
-    log.faults.append(&mut sink.faults);
+    // Only bytes whose write succeeded count (the published value included the piece being written).
+    let sent = sink.sent;
+    log.bytes_sent = sent;
     out.flush()?;
     match result? {
         BodyEnd::Complete => Ok(keep_alive),
@@ -850,7 +940,11 @@ mod tests {
     impl Registry {
         fn start() -> Registry {
             let dir = tempfile::tempdir().unwrap();
-            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
             let addr = format!("127.0.0.1:{port}");
             let config = dir.path().join("config.yml");
             std::fs::write(
@@ -876,7 +970,12 @@ mod tests {
             let deadline = Instant::now() + Duration::from_secs(15);
             loop {
                 let ok = Command::new("curl")
-                    .args(["-sf", "-o", "/dev/null", &format!("http://{}/v2/", reg.addr)])
+                    .args([
+                        "-sf",
+                        "-o",
+                        "/dev/null",
+                        &format!("http://{}/v2/", reg.addr),
+                    ])
                     .status()
                     .is_ok_and(|s| s.success());
                 if ok {
@@ -885,10 +984,15 @@ mod tests {
                 if let Ok(Some(status)) = reg.child.try_wait() {
                     panic!(
                         "docker-registry exited ({status}): {}",
-                        std::fs::read_to_string(reg.dir.path().join("registry.log")).unwrap_or_default()
+                        std::fs::read_to_string(reg.dir.path().join("registry.log"))
+                            .unwrap_or_default()
                     );
                 }
-                assert!(Instant::now() < deadline, "registry did not answer on {}", reg.addr);
+                assert!(
+                    Instant::now() < deadline,
+                    "registry did not answer on {}",
+                    reg.addr
+                );
                 thread::sleep(Duration::from_millis(50));
             }
             reg
@@ -923,14 +1027,13 @@ mod tests {
     }
 
     fn curl(args: &[&str]) -> Output {
-        let out = Command::new("curl")
+        Command::new("curl")
             .arg("-s")
             .arg("--http1.1")
             .args(["--max-time", "60"])
             .args(args)
             .output()
-            .expect("running curl");
-        out
+            .expect("running curl")
     }
 
     fn stdout(out: &Output) -> String {
@@ -942,12 +1045,18 @@ mod tests {
         let last = dump.rsplit("HTTP/1.1 ").next().unwrap_or(dump);
         last.lines().find_map(|l| {
             let (n, v) = l.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
         })
     }
 
     fn with_query(location: &str, param: &str) -> String {
-        if location.contains('?') { format!("{location}&{param}") } else { format!("{location}?{param}") }
+        if location.contains('?') {
+            format!("{location}&{param}")
+        } else {
+            format!("{location}?{param}")
+        }
     }
 
     /// Uploads `data` monolithically to repository `t` directly on the registry; returns the digest.
@@ -955,7 +1064,15 @@ mod tests {
         let digest = format!("sha256:{}", sha256_hex(data));
         let path = reg.file("upload.bin");
         std::fs::write(&path, data).unwrap();
-        let post = curl(&["-D", "-", "-o", "/dev/null", "-X", "POST", &format!("http://{}/v2/t/blobs/uploads/", reg.addr)]);
+        let post = curl(&[
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-X",
+            "POST",
+            &format!("http://{}/v2/t/blobs/uploads/", reg.addr),
+        ]);
         let location = header(&stdout(&post), "location").expect("upload Location");
         let url = with_query(&location, &format!("digest={digest}"));
         let put = curl(&[
@@ -1034,17 +1151,30 @@ mod tests {
         ]);
         assert!(out.status.success(), "curl failed: {out:?}");
         let text = stdout(&out);
-        assert_eq!(header(&text, "docker-content-digest").as_deref(), Some(s.digest.as_str()));
+        assert_eq!(
+            header(&text, "docker-content-digest").as_deref(),
+            Some(s.digest.as_str())
+        );
         assert_eq!(header(&text, "content-length").as_deref(), Some("1048576"));
         let codes: Vec<&str> = text.lines().filter(|l| l.starts_with("200 ")).collect();
-        assert_eq!(codes, ["200 1", "200 0", "200 0"], "status/new-connection lines: {text}");
+        assert_eq!(
+            codes,
+            ["200 1", "200 0", "200 0"],
+            "status/new-connection lines: {text}"
+        );
         assert!(std::fs::read(&a).unwrap() == s.blob);
         assert!(std::fs::read(&b).unwrap() == s.blob);
         let log = proxy.requests();
         assert_eq!(log.len(), 3);
-        assert_eq!((log[0].method.as_str(), log[0].status, log[0].bytes_sent), ("HEAD", 200, 0));
+        assert_eq!(
+            (log[0].method.as_str(), log[0].status, log[0].bytes_sent),
+            ("HEAD", 200, 0)
+        );
         for entry in &log[1..] {
-            assert_eq!((entry.method.as_str(), entry.status, entry.bytes_sent), ("GET", 200, 1 << 20));
+            assert_eq!(
+                (entry.method.as_str(), entry.status, entry.bytes_sent),
+                ("GET", 200, 1 << 20)
+            );
             assert!(entry.faults.is_empty() && entry.range.is_none());
         }
     }
@@ -1055,7 +1185,11 @@ mod tests {
         let n: u64 = 300_000;
         let proxy = FaultProxy::start(
             &s.reg.addr,
-            vec![Fault::CutBody { path_contains: s.digest.clone(), after_bytes: n, times: 1 }],
+            vec![Fault::CutBody {
+                path_contains: s.digest.clone(),
+                after_bytes: n,
+                times: 1,
+            }],
         )
         .unwrap();
         let url = blob_url(&proxy, &s.digest);
@@ -1068,7 +1202,10 @@ mod tests {
         assert_eq!(code, "206");
         let mut joined = first;
         joined.extend_from_slice(&rest);
-        assert!(joined == s.blob, "first part + ranged rest must equal the blob");
+        assert!(
+            joined == s.blob,
+            "first part + ranged rest must equal the blob"
+        );
         // The fault is used up: a further full GET is whole.
         let (ok, _, again) = get(&url, &s.reg.file("again"), &[]);
         assert!(ok && again == s.blob);
@@ -1076,7 +1213,10 @@ mod tests {
         assert_eq!(log.len(), 3);
         assert_eq!(log[0].bytes_sent, n);
         assert_eq!(log[0].faults, vec![format!("cut@{n}")]);
-        assert_eq!(log[1].range.as_deref(), Some(format!("bytes={n}-").as_str()));
+        assert_eq!(
+            log[1].range.as_deref(),
+            Some(format!("bytes={n}-").as_str())
+        );
         assert_eq!((log[1].status, log[1].bytes_sent), (206, (1 << 20) - n));
         assert!(log[2].faults.is_empty());
     }
@@ -1086,7 +1226,11 @@ mod tests {
         let s = setup();
         let proxy = FaultProxy::start(
             &s.reg.addr,
-            vec![Fault::Status { path_contains: "/blobs/".into(), status: 503, times: 2 }],
+            vec![Fault::Status {
+                path_contains: "/blobs/".into(),
+                status: 503,
+                times: 2,
+            }],
         )
         .unwrap();
         let url = blob_url(&proxy, &s.digest);
@@ -1113,7 +1257,11 @@ mod tests {
         let after = 1000usize;
         let proxy = FaultProxy::start(
             &s.reg.addr,
-            vec![Fault::Corrupt { path_contains: s.digest.clone(), after_bytes: after as u64, times: 1 }],
+            vec![Fault::Corrupt {
+                path_contains: s.digest.clone(),
+                after_bytes: after as u64,
+                times: 1,
+            }],
         )
         .unwrap();
         let url = blob_url(&proxy, &s.digest);
@@ -1122,7 +1270,12 @@ mod tests {
         assert_eq!(code, "200");
         assert_eq!(bad.len(), s.blob.len());
         assert_eq!(bad[..after], s.blob[..after]);
-        assert!(bad[after..].iter().zip(&s.blob[after..]).all(|(b, o)| *b == o ^ 0xFF));
+        assert!(
+            bad[after..]
+                .iter()
+                .zip(&s.blob[after..])
+                .all(|(b, o)| *b == o ^ 0xFF)
+        );
         assert_ne!(sha256_hex(&bad), sha256_hex(&s.blob));
         let (ok, _, good) = get(&url, &s.reg.file("good"), &[]);
         assert!(ok && good == s.blob);
@@ -1137,7 +1290,10 @@ mod tests {
         let rate = 2_000_000u64;
         let proxy = FaultProxy::start(
             &s.reg.addr,
-            vec![Fault::Throttle { path_contains: "/blobs/".into(), bytes_per_sec: rate }],
+            vec![Fault::Throttle {
+                path_contains: "/blobs/".into(),
+                bytes_per_sec: rate,
+            }],
         )
         .unwrap();
         let url = blob_url(&proxy, &s.digest);
@@ -1146,8 +1302,14 @@ mod tests {
         let elapsed = started.elapsed();
         assert!(ok && body == s.blob);
         let expected = Duration::from_secs_f64((1u64 << 20) as f64 / rate as f64);
-        assert!(elapsed >= expected.mul_f64(0.9), "took {elapsed:?}, expected at least ~{expected:?}");
-        assert_eq!(proxy.requests()[0].faults, vec![format!("throttle {rate}/s")]);
+        assert!(
+            elapsed >= expected.mul_f64(0.9),
+            "took {elapsed:?}, expected at least ~{expected:?}"
+        );
+        assert_eq!(
+            proxy.requests()[0].faults,
+            vec![format!("throttle {rate}/s")]
+        );
     }
 
     #[test]
@@ -1158,12 +1320,23 @@ mod tests {
         let digest = format!("sha256:{}", sha256_hex(&blob));
         let src = reg.file("src.bin");
         std::fs::write(&src, &blob).unwrap();
-        let post = curl(&["-D", "-", "-o", "/dev/null", "-X", "POST", &format!("{}/v2/t/blobs/uploads/", proxy.url())]);
+        let post = curl(&[
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-X",
+            "POST",
+            &format!("{}/v2/t/blobs/uploads/", proxy.url()),
+        ]);
         let dump = stdout(&post);
         assert_eq!(header(&dump, "content-length").as_deref(), Some("0"));
         let location = header(&dump, "location").expect("Location");
         // The registry built the Location from the client's Host header: it points at the proxy.
-        assert!(location.starts_with(&proxy.url()), "Location {location} must name the proxy");
+        assert!(
+            location.starts_with(&proxy.url()),
+            "Location {location} must name the proxy"
+        );
         // Stream the body with chunked transfer encoding and Expect: 100-continue.
         let patch = curl(&[
             "-D",
@@ -1199,12 +1372,21 @@ mod tests {
         ]);
         let dump = stdout(&put);
         assert!(dump.contains("HTTP/1.1 201"), "PUT response: {dump}");
-        assert_eq!(header(&dump, "docker-content-digest").as_deref(), Some(digest.as_str()));
+        assert_eq!(
+            header(&dump, "docker-content-digest").as_deref(),
+            Some(digest.as_str())
+        );
         let (ok, code, body) = get(&blob_url(&proxy, &digest), &reg.file("back"), &[]);
         assert!(ok && code == "200" && body == blob);
-        let methods: Vec<(String, u16)> = proxy.requests().into_iter().map(|r| (r.method, r.status)).collect();
+        let methods: Vec<(String, u16)> = proxy
+            .requests()
+            .into_iter()
+            .map(|r| (r.method, r.status))
+            .collect();
         let expected: Vec<(String, u16)> =
-            [("POST", 202), ("PATCH", 202), ("PUT", 201), ("GET", 200)].map(|(m, s)| (m.to_owned(), s)).into();
+            [("POST", 202), ("PATCH", 202), ("PUT", 201), ("GET", 200)]
+                .map(|(m, s)| (m.to_owned(), s))
+                .into();
         assert_eq!(methods, expected);
     }
 
@@ -1218,7 +1400,9 @@ mod tests {
             for conn in upstream.incoming() {
                 let Ok(conn) = conn else { continue };
                 let mut r = BufReader::new(conn.try_clone().unwrap());
-                let Ok(Some(_)) = read_head(&mut r) else { continue };
+                let Ok(Some(_)) = read_head(&mut r) else {
+                    continue;
+                };
                 let mut w = conn;
                 let _ = w.write_all(
                     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
@@ -1228,7 +1412,11 @@ mod tests {
         });
         let proxy = FaultProxy::start(
             &up_addr,
-            vec![Fault::CutBody { path_contains: "/cut".into(), after_bytes: 7, times: 1 }],
+            vec![Fault::CutBody {
+                path_contains: "/cut".into(),
+                after_bytes: 7,
+                times: 1,
+            }],
         )
         .unwrap();
         let out = curl(&[
@@ -1248,6 +1436,35 @@ mod tests {
         assert!(!cut.status.success());
         assert_eq!(stdout(&cut), "hello w");
         let log = proxy.requests();
-        assert_eq!(log.iter().map(|r| r.bytes_sent).collect::<Vec<_>>(), [11, 11, 7]);
+        assert_eq!(
+            log.iter().map(|r| r.bytes_sent).collect::<Vec<_>>(),
+            [11, 11, 7]
+        );
+    }
+
+    #[test]
+    fn proxy_unreachable_upstream_gives_502_and_drop_stops_listening() {
+        // A port that was free a moment ago: nothing listens there.
+        let dead = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .to_string();
+        let proxy = FaultProxy::start(&dead, vec![]).unwrap();
+        let out = curl(&[
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("{}/v2/", proxy.url()),
+        ]);
+        assert_eq!(stdout(&out), "502");
+        assert_eq!(proxy.requests()[0].status, 502);
+        let addr = proxy.addr.clone();
+        drop(proxy);
+        assert!(
+            TcpStream::connect(&addr).is_err(),
+            "the listener must be closed after drop"
+        );
     }
 }
