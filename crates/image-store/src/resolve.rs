@@ -46,13 +46,7 @@ pub fn manifest_error(reference: &Reference, e: RegistryError) -> Error {
 
 /// Any other registry failure: its own message (connection refused, 5xx after retries, …).
 pub fn registry_error(e: RegistryError) -> Error {
-    let kind = match e.status {
-        Some(401 | 403) => ErrorKind::Unauthorized,
-        Some(404) => ErrorKind::NotFound,
-        _ if e.is_corrupt() => ErrorKind::DataCorrupt,
-        _ => ErrorKind::Unavailable,
-    };
-    Error::new(kind, e.to_string())
+    Error::from(e)
 }
 
 fn check_manifest(reference: &Reference, parsed: Parsed) -> Result<Parsed> {

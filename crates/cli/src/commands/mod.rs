@@ -32,7 +32,7 @@ impl Ctx {
 
     pub fn client(&self) -> Result<RegistryClient> {
         let opts = ClientOptions { insecure_registries: self.config.insecure_registries.clone(), ..ClientOptions::default() };
-        RegistryClient::new(opts).map_err(image_store::resolve::registry_error)
+        RegistryClient::new(opts)
     }
 }
 

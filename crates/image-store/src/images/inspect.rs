@@ -56,7 +56,7 @@ pub fn inspect(store: &Store, id: &str) -> Result<Value> {
         o.insert("OsVersion".into(), json!(v));
     }
     o.insert("Size".into(), json!(image.size));
-    o.insert("GraphDriver".into(), json!({"Data": graph, "Name": store.snapshots.driver_name()}));
+    o.insert("GraphDriver".into(), json!({"Data": graph, "Name": crate::snapshot::Driver::detect(store.root()).name()}));
     let diff_ids = config.get("rootfs").and_then(|r| r.get("diff_ids")).cloned().unwrap_or_else(|| json!([]));
     o.insert("RootFS".into(), json!({"Type": "layers", "Layers": diff_ids}));
     o.insert(

@@ -1,5 +1,6 @@
 //! `image mount` / `image unmount`: the image's layers as one read-only filesystem.
 
+use crate::metadata::MountRecord;
 use crate::snapshot::Driver;
 use crate::store::Store;
 use oci_model::{Digest, Error, Result};
@@ -15,15 +16,18 @@ pub fn mount(store: &Store, id: &str) -> Result<PathBuf> {
     let image = store.db().image(id)?.ok_or_else(|| Error::not_found(format!("No such image: {id}")))?;
     let name = mount_name(id)?;
     if let Some(existing) = store.db().get_mount(id)? {
-        let p = PathBuf::from(&existing.path);
-        if p.exists() {
-            return Ok(p);
+        if store.snapshots.is_mounted(&name)? || existing.driver == "copy" && existing.path.exists() {
+            return Ok(existing.path);
         }
     }
-    let driver = Driver::detect(store.root());
-    let path = store.snapshots.mount_view(&name, &image.layers, driver)?;
-    store.db().set_mount(id, &path.display().to_string(), driver.name())?;
-    Ok(path)
+    let view = store.snapshots.mount_view(&name, &image.layers, Driver::detect(store.root()))?;
+    store.db().set_mount(&MountRecord {
+        image_id: id.to_string(),
+        path: view.path.clone(),
+        driver: view.driver.name().to_string(),
+        refcount: 1,
+    })?;
+    Ok(view.path)
 }
 
 pub fn unmount(store: &Store, id: &str) -> Result<()> {

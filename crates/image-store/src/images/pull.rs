@@ -240,7 +240,7 @@ async fn pull_one(
         .unwrap_or(0);
     let record = ImageRecord {
         id: image_id.clone(),
-        manifest_digest: manifest_digest.to_string(),
+        manifest_digest: manifest_digest.clone(),
         manifest_media_type,
         config_size: config_bytes.len() as u64,
         created,
@@ -424,13 +424,13 @@ impl LayerJob {
         let opts = UnpackOptions::for_current_user();
         let (applied, channel) = match channel {
             Some(mut ch) => {
-                let applied = unpack::apply_layer(replay.chain(&mut ch), compression, prepared.path(), &opts);
+                let applied = unpack::apply_layer(replay.chain(&mut ch), compression, &prepared.path(), &opts);
                 // Whatever happened, finish the stream so the blob is verified (a corrupt blob explains
                 // a failed decompression better than the decompressor does).
                 ch.drain();
                 (applied, Some(ch))
             }
-            None => (unpack::apply_layer(replay, compression, prepared.path(), &opts), None),
+            None => (unpack::apply_layer(replay, compression, &prepared.path(), &opts), None),
         };
         if let Some(ch) = channel
             && let Some(err) = ch.into_error()
