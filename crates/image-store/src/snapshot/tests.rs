@@ -275,3 +275,85 @@ fn views_reject_bad_names_and_missing_layers() {
     assert_eq!(err.kind, ErrorKind::NotFound);
     assert!(!tmp.path().join("mounts/x").exists());
 }
+
+/// The same two-layer image in the given whiteout form, checked through a view.
+fn check_union_semantics(driver: Driver, overlay_form: bool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let snaps = Snapshots::open(tmp.path()).unwrap();
+    let (bottom, top) = (digest("bottom"), digest("top"));
+    layer(&snaps, &bottom, |d| {
+        write(&d.join("etc/os-release"), "bottom");
+        write(&d.join("keep/file"), "kept");
+        write(&d.join("gone/file"), "gone");
+        write(&d.join("removed.txt"), "removed");
+        write(&d.join("opq/old"), "old");
+    });
+    layer(&snaps, &top, |d| {
+        write(&d.join("etc/os-release"), "top");
+        if overlay_form {
+            whiteout(&d.join("removed.txt"));
+            whiteout(&d.join("gone"));
+            opaque(&d.join("opq"));
+        } else {
+            write(&d.join(".wh.removed.txt"), "");
+            write(&d.join(".wh.gone"), "");
+            write(&d.join("opq/.wh..wh..opq"), "");
+        }
+        write(&d.join("opq/new"), "new");
+    });
+    let view = snaps
+        .mount_view("img", &[bottom.clone(), top], driver)
+        .unwrap();
+    assert_eq!(view.driver, driver);
+    let m = &view.path;
+    assert_eq!(read(&m.join("etc/os-release")), "top", "later layer wins");
+    assert_eq!(read(&m.join("keep/file")), "kept");
+    assert!(!m.join("removed.txt").exists(), "whiteout hides a file");
+    assert!(!m.join("gone").exists(), "whiteout hides a directory");
+    assert_eq!(read(&m.join("opq/new")), "new");
+    assert!(
+        !m.join("opq/old").exists(),
+        "opaque dir hides lower contents"
+    );
+    assert!(
+        !m.join(".wh.removed.txt").exists() && !m.join("opq/.wh..wh..opq").exists(),
+        "no markers leak"
+    );
+    assert_eq!(snaps.is_mounted("img").unwrap(), driver == Driver::Overlay);
+    snaps.unmount_view("img").unwrap();
+    assert!(!tmp.path().join("mounts/img").exists());
+    assert_eq!(
+        read(&snaps.layer_dir(&bottom).join("removed.txt")),
+        "removed",
+        "layers untouched"
+    );
+}
+
+#[test]
+fn copy_view_applies_overlay_form_layers() {
+    if is_root() {
+        check_union_semantics(Driver::Copy, true);
+    }
+}
+
+#[test]
+fn copy_view_applies_aufs_form_layers() {
+    check_union_semantics(Driver::Copy, false);
+}
+
+#[test]
+fn overlay_view_conformance() {
+    if is_root() {
+        check_union_semantics(Driver::Overlay, true);
+    }
+}
+
+#[test]
+fn empty_view_is_an_empty_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let snaps = Snapshots::open(tmp.path()).unwrap();
+    let view = snaps.mount_view("scratch", &[], Driver::Copy).unwrap();
+    assert_eq!(fs::read_dir(&view.path).unwrap().count(), 0);
+    snaps.unmount_view("scratch").unwrap();
+    assert!(!view.path.exists());
+}
