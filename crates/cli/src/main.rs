@@ -1,1 +1,78 @@
-fn main() {}
+//! `strata`: Docker's image workflow from one daemonless binary.
+
+mod commands;
+mod format;
+mod progress;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "strata", version, about = "A fast, daemonless, Docker-compatible container image engine")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Clone)]
+pub struct Global {
+    /// Store root (default: /var/lib/strata as root, $XDG_DATA_HOME/strata otherwise)
+    #[arg(long, global = true, env = "STRATA_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Strata config file (JSON: insecure-registries, max-concurrent-downloads)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Download an image from a registry
+    Pull(commands::pull::PullArgs),
+    /// List images
+    Images(commands::images::ImagesArgs),
+    /// Display detailed information on one or more images
+    Inspect(commands::inspect::InspectArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Log in to a registry
+    Login(commands::login::LoginArgs),
+    /// Log out from a registry
+    Logout(commands::login::LogoutArgs),
+}
+
+#[derive(Subcommand)]
+pub enum ImageCommand {
+    /// Download an image from a registry
+    Pull(commands::pull::PullArgs),
+    /// List images
+    #[command(alias = "list")]
+    Ls(commands::images::ImagesArgs),
+    /// Display detailed information on one or more images
+    Inspect(commands::inspect::InspectArgs),
+    /// Mount an image's layers read-only as one filesystem and print its path
+    Mount(commands::mount::MountArgs),
+    /// Unmount an image mounted with `image mount`
+    Unmount(commands::mount::MountArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 125 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match commands::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

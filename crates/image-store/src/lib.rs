@@ -10,3 +10,10 @@ pub mod metadata;
 pub mod registry_client;
 pub mod snapshot;
 pub mod unpack;
+pub mod config;
+pub mod images;
+pub mod progress;
+pub mod resolve;
+pub mod store;
+
+pub use images::list;

@@ -1,1 +1,8 @@
+//! Strata's integration tests: one binary driving the real `strata` executable against real
+//! registries (Debian's CNCF distribution) with fixture images pushed by skopeo / HTTP.
 
+mod auth;
+mod common;
+mod concurrency;
+mod faults;
+mod pull;

@@ -1,0 +1,59 @@
+//! One module per command; each parses nothing itself (clap did) and renders what image-store returns.
+
+pub mod images;
+pub mod inspect;
+pub mod login;
+pub mod mount;
+pub mod pull;
+
+use crate::{Cli, Command, Global, ImageCommand};
+use image_store::config::{Config, default_config_path, default_root};
+use image_store::registry_client::{ClientOptions, RegistryClient};
+use image_store::store::Store;
+use oci_model::Result;
+use std::sync::Arc;
+
+pub struct Ctx {
+    pub global: Global,
+    pub config: Config,
+}
+
+impl Ctx {
+    fn new(global: Global) -> Result<Ctx> {
+        let path = global.config.clone().unwrap_or_else(default_config_path);
+        let config = Config::load(&path)?;
+        Ok(Ctx { global, config })
+    }
+
+    pub fn store(&self) -> Result<Arc<Store>> {
+        let root = self.global.root.clone().unwrap_or_else(default_root);
+        Ok(Arc::new(Store::open(&root, self.config.clone())?))
+    }
+
+    pub fn client(&self) -> Result<RegistryClient> {
+        let opts = ClientOptions { insecure_registries: self.config.insecure_registries.clone(), ..ClientOptions::default() };
+        RegistryClient::new(opts).map_err(image_store::resolve::registry_error)
+    }
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| oci_model::Error::new(oci_model::ErrorKind::Internal, format!("starting runtime: {e}")))
+}
+
+/// Runs a command; the returned value is the process exit code.
+pub fn run(cli: Cli) -> Result<u8> {
+    let ctx = Ctx::new(cli.global)?;
+    match cli.command {
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::run(&ctx, a),
+        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::run(&ctx, a),
+        Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => inspect::run(&ctx, a),
+        Command::Image(ImageCommand::Mount(a)) => mount::mount(&ctx, a),
+        Command::Image(ImageCommand::Unmount(a)) => mount::unmount(&ctx, a),
+        Command::Login(a) => login::login(&ctx, a),
+        Command::Logout(a) => login::logout(&ctx, a),
+    }
+}

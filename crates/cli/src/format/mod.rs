@@ -1,0 +1,4 @@
+//! Output formatting shared by the commands: go-units sizes and durations, Docker's tables.
+
+pub mod table;
+pub mod units;

@@ -1,0 +1,149 @@
+//! Shared helpers: a temp store, a `strata` command bound to it, fixture publishing.
+
+use oci_model::Digest;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use test_support::{BuiltImage, BuiltIndex, ImageSpec, OciLayout, Registry};
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("docker")).unwrap();
+        Env { dir }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    pub fn docker_config(&self) -> PathBuf {
+        self.dir.path().join("docker")
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_strata"));
+        c.env("STRATA_ROOT", self.root())
+            .env("STRATA_CONFIG", self.dir.path().join("strata-config.json"))
+            .env("DOCKER_CONFIG", self.docker_config())
+            .env("STRATA_RETRY_BASE_MS", "20")
+            .env_remove("DOCKER_DEFAULT_PLATFORM");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run strata")
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "strata {args:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and asserts exit code 1; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "strata {args:?} should fail with 1:\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    pub fn inspect(&self, image: &str) -> serde_json::Value {
+        let out = self.ok(&["image", "inspect", image]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v[0].clone()
+    }
+
+    /// Every blob in the store hashes to its name (nothing partial or corrupt is visible).
+    pub fn assert_blobs_valid(&self) -> usize {
+        let dir = self.root().join("blobs/sha256");
+        let mut n = 0;
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd {
+                let e = e.unwrap();
+                let name = e.file_name().into_string().unwrap();
+                let bytes = std::fs::read(e.path()).unwrap();
+                assert_eq!(Digest::of(&bytes).hex(), name, "blob {name} does not match its digest");
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Committed layer directories (by ChainID), excluding in-progress ones.
+    pub fn layer_dirs(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.root().join("layers"))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().into_string().unwrap())
+                    .filter(|n| n.len() == 64)
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+/// Builds `spec` into a fresh OCI layout and pushes it as `repo:tag`.
+pub fn publish(reg: &Registry, spec: &ImageSpec, repo_tag: &str) -> BuiltImage {
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = OciLayout::new(dir.path()).unwrap();
+    let built = layout.add_image(spec, "t").unwrap();
+    test_support::push(dir.path(), "t", reg, repo_tag).unwrap();
+    built
+}
+
+pub fn publish_index(reg: &Registry, specs: &[ImageSpec], repo_tag: &str, docker_list: bool) -> BuiltIndex {
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = OciLayout::new(dir.path()).unwrap();
+    let built = layout.add_index(specs, "t", docker_list).unwrap();
+    test_support::push(dir.path(), "t", reg, repo_tag).unwrap();
+    built
+}
+
+/// The `id: status` lines for one layer id, in order.
+pub fn statuses_for<'a>(out: &'a str, id: &str) -> Vec<&'a str> {
+    let prefix = format!("{id}: ");
+    out.lines().filter_map(|l| l.strip_prefix(prefix.as_str())).collect()
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// Mounts `image`, returns the mount path; the guard unmounts.
+pub struct Mounted<'a> {
+    env: &'a Env,
+    image: String,
+    pub path: PathBuf,
+}
+
+impl<'a> Mounted<'a> {
+    pub fn new(env: &'a Env, image: &str) -> Mounted<'a> {
+        let out = env.ok(&["image", "mount", image]);
+        Mounted { env, image: image.to_string(), path: PathBuf::from(out.trim()) }
+    }
+}
+
+impl Drop for Mounted<'_> {
+    fn drop(&mut self) {
+        let _ = self.env.run(&["image", "unmount", &self.image]);
+    }
+}

@@ -1,0 +1,7 @@
+//! Image verbs, one file each.
+
+pub mod inspect;
+pub mod list;
+pub mod lookup;
+pub mod mount;
+pub mod pull;

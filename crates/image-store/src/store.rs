@@ -1,0 +1,62 @@
+//! The store: one root directory holding the content store, the layer snapshots and the
+//! metadata database, shared by every strata process that uses the same root.
+
+use crate::config::Config;
+use crate::content::ContentStore;
+use crate::metadata::Db;
+use crate::snapshot::Snapshots;
+use oci_model::{Digest, Error, Result};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+pub struct Store {
+    root: PathBuf,
+    pub config: Config,
+    pub content: ContentStore,
+    pub snapshots: Snapshots,
+    db: Mutex<Db>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open(root: &Path, config: Config) -> Result<Store> {
+        std::fs::create_dir_all(root)
+            .map_err(|e| Error::invalid(format!("cannot create store root {}: {e}", root.display())))?;
+        let root = root
+            .canonicalize()
+            .map_err(|e| Error::invalid(format!("cannot open store root {}: {e}", root.display())))?;
+        std::fs::create_dir_all(root.join("locks")).map_err(|e| io_err("creating locks dir", e))?;
+        let content = ContentStore::open(&root)?;
+        let snapshots = Snapshots::open(&root)?;
+        let db = Db::open(&root.join("metadata.db"))?;
+        Ok(Store { root, config, content, snapshots, db: Mutex::new(db) })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The metadata database. Held only for short statements, never across I/O on layers.
+    pub fn db(&self) -> MutexGuard<'_, Db> {
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An exclusive, cross-process lock on unpacking one layer (by ChainID), so two pulls of images
+    /// that share a layer unpack it once: the second waits, then finds it present. Blocking.
+    pub fn lock_layer(&self, chain_id: &Digest) -> Result<File> {
+        let path = self.root.join("locks").join(format!("layer-{}", chain_id.hex()));
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_err("opening layer lock", e))?;
+        f.lock().map_err(|e| io_err("locking layer", e))?;
+        Ok(f)
+    }
+}
+
+pub(crate) fn io_err(what: &str, e: std::io::Error) -> Error {
+    Error::new(oci_model::ErrorKind::Internal, format!("{what}: {e}"))
+}
