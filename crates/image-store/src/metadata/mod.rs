@@ -129,7 +129,8 @@ fn opt_digest_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Digest>>
 pub struct ImageRecord {
     /// `sha256:<hex>` of the config bytes.
     pub id: String,
-    pub manifest_digest: Digest,
+    /// The digest of the platform manifest (`sha256:<hex>`).
+    pub manifest_digest: String,
     pub manifest_media_type: String,
     pub config_size: u64,
     /// The config's `created` string as written (RFC 3339); empty when absent.
@@ -188,7 +189,7 @@ const IMAGE_COLUMNS: &str = "id, manifest_digest, manifest_media_type, config_si
 fn image_from_row(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
     Ok(ImageRecord {
         id: row.get(0)?,
-        manifest_digest: digest_col(row, 1)?,
+        manifest_digest: row.get(1)?,
         manifest_media_type: row.get(2)?,
         config_size: row.get::<_, i64>(3)? as u64,
         created: row.get(4)?,
@@ -319,7 +320,7 @@ impl Db {
                 .and_then(|mut s| {
                     s.execute(params![
                         image.id,
-                        image.manifest_digest.to_string(),
+                        image.manifest_digest,
                         image.manifest_media_type,
                         image.config_size as i64,
                         image.created,
@@ -566,17 +567,15 @@ impl Db {
         })
     }
 
-    /// Records (or replaces) the mount of an image.
-    pub fn set_mount(&self, mount: &MountRecord) -> Result<()> {
+    /// Records (or replaces) the mount of an image, with a reference count of 1.
+    pub fn set_mount(&self, image_id: &str, path: &str, driver: &str) -> Result<()> {
         self.write(|tx| {
             tx.prepare_cached(
-                "INSERT INTO mounts (image_id, path, driver, refcount) VALUES (?1, ?2, ?3, ?4) \
+                "INSERT INTO mounts (image_id, path, driver, refcount) VALUES (?1, ?2, ?3, 1) \
                  ON CONFLICT(image_id) DO UPDATE SET path = excluded.path, driver = excluded.driver, \
-                 refcount = excluded.refcount",
+                 refcount = 1",
             )
-            .and_then(|mut s| {
-                s.execute(params![mount.image_id, mount.path.to_string_lossy(), mount.driver, mount.refcount])
-            })
+            .and_then(|mut s| s.execute(params![image_id, path, driver]))
             .map_err(db_err)?;
             Ok(())
         })
@@ -687,7 +686,7 @@ mod tests {
     fn image(seed: &str, created_unix: i64, layers: &[&LayerRecord]) -> ImageRecord {
         ImageRecord {
             id: Digest::of(seed.as_bytes()).to_string(),
-            manifest_digest: Digest::of(format!("manifest {seed}").as_bytes()),
+            manifest_digest: Digest::of(format!("manifest {seed}").as_bytes()).to_string(),
             manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
             config_size: 1234,
             created: jiff::Timestamp::from_second(created_unix)
@@ -946,7 +945,8 @@ mod tests {
             refcount: 1,
         };
         assert!(db.get_mount(&m.image_id).unwrap().is_none());
-        db.set_mount(&m).unwrap();
+        db.set_mount(&m.image_id, &m.path.to_string_lossy(), &m.driver)
+            .unwrap();
         assert_eq!(db.get_mount(&m.image_id).unwrap().unwrap(), m);
         assert_eq!(db.adjust_mount_refcount(&m.image_id, 1).unwrap(), Some(2));
         assert_eq!(db.adjust_mount_refcount("sha256:none", 1).unwrap(), None);

@@ -235,15 +235,13 @@ impl TmpEntry {
 /// A fresh directory to unpack one layer into; removed on drop unless committed.
 pub struct Prepared {
     entry: Option<TmpEntry>,
+    diff: PathBuf,
 }
 
 impl Prepared {
     /// The directory to unpack the layer into.
-    pub fn path(&self) -> PathBuf {
-        self.entry
-            .as_ref()
-            .map(|e| e.dir.join("diff"))
-            .unwrap_or_default()
+    pub fn path(&self) -> &Path {
+        &self.diff
     }
 }
 
@@ -300,7 +298,10 @@ impl Snapshots {
     pub fn prepare(&self) -> Result<Prepared> {
         let entry = TmpEntry::new(&self.tmp(), "prepare")?;
         let diff = entry.dir.join("diff");
-        let prepared = Prepared { entry: Some(entry) };
+        let prepared = Prepared {
+            entry: Some(entry),
+            diff: diff.clone(),
+        };
         fs::create_dir_all(&diff)
             .map_err(|e| io_err(format_args!("create {}", diff.display()), e))?;
         Ok(prepared)
@@ -396,12 +397,22 @@ impl Snapshots {
         Ok(self.root.join("mounts").join(name))
     }
 
+    /// The driver views of this store use ([`Driver::detect`]), by name.
+    pub fn driver_name(&self) -> &'static str {
+        Driver::detect(&self.root).name()
+    }
+
+    /// [`Snapshots::mount`], returning only the view's path.
+    pub fn mount_view(&self, name: &str, lowers: &[Digest], driver: Driver) -> Result<PathBuf> {
+        self.mount(name, lowers, driver).map(|v| v.path)
+    }
+
     /// Builds a read-only union view of `lowers` (bottom layer first) at
     /// `<root>/mounts/<name>/merged`. With [`Driver::Overlay`], two or more layers are an
     /// overlay mount (`lowerdir=top:…:bottom`, see the module docs for the option length)
     /// and a single layer a read-only bind mount; when the kernel refuses overlay (EPERM,
     /// ENODEV) it falls back to the copy driver. The returned [`View`] says which was used.
-    pub fn mount_view(&self, name: &str, lowers: &[Digest], driver: Driver) -> Result<View> {
+    pub fn mount(&self, name: &str, lowers: &[Digest], driver: Driver) -> Result<View> {
         let dir = self.view_dir(name)?;
         let merged = dir.join("merged");
         for chain_id in lowers {
