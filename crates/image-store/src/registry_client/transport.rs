@@ -206,7 +206,11 @@ pub fn map_reqwest_error(url: &str, e: &reqwest::Error) -> RegistryError {
             .ok()
             .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
             .unwrap_or_default();
-        return RegistryError::new(kind, url, format!("dial tcp {host}: connect: connection refused"));
+        return RegistryError::new(
+            kind,
+            url,
+            format!("dial tcp {host}: connect: connection refused"),
+        );
     }
     let message = if msg.is_empty() {
         what.to_string()
@@ -219,7 +223,9 @@ pub fn map_reqwest_error(url: &str, e: &reqwest::Error) -> RegistryError {
 fn chain_has_io_kind(e: &(dyn std::error::Error + 'static), kind: std::io::ErrorKind) -> bool {
     let mut cur = Some(e);
     while let Some(s) = cur {
-        if s.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == kind) {
+        if s.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == kind)
+        {
             return true;
         }
         cur = s.source();
