@@ -17,11 +17,11 @@ pub fn mount(store: &Store, id: &str) -> Result<PathBuf> {
         .image(id)?
         .ok_or_else(|| Error::not_found(format!("No such image: {id}")))?;
     let name = mount_name(id)?;
-    if let Some(existing) = store.db().get_mount(id)? {
-        if store.snapshots.is_mounted(&name)? || existing.driver == "copy" && existing.path.exists()
-        {
-            return Ok(existing.path);
-        }
+    if let Some(existing) = store.db().get_mount(id)?
+        && (store.snapshots.is_mounted(&name)?
+            || existing.driver == "copy" && existing.path.exists())
+    {
+        return Ok(existing.path);
     }
     let view = store
         .snapshots

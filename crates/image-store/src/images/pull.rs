@@ -534,19 +534,15 @@ impl LayerJob {
         let opts = UnpackOptions::for_current_user();
         let (applied, channel) = match channel {
             Some(mut ch) => {
-                let applied = unpack::apply_layer(
-                    replay.chain(&mut ch),
-                    compression,
-                    &prepared.path(),
-                    &opts,
-                );
+                let applied =
+                    unpack::apply_layer(replay.chain(&mut ch), compression, prepared.path(), &opts);
                 // Whatever happened, finish the stream so the blob is verified (a corrupt blob explains
                 // a failed decompression better than the decompressor does).
                 ch.drain();
                 (applied, Some(ch))
             }
             None => (
-                unpack::apply_layer(replay, compression, &prepared.path(), &opts),
+                unpack::apply_layer(replay, compression, prepared.path(), &opts),
                 None,
             ),
         };
