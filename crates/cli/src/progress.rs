@@ -108,7 +108,7 @@ mod tests {
         let wide = line_text(&ev, 200);
         assert_eq!(
             wide,
-            "e756f3fdd6a3: Downloading [=====>                                              ]  3.146MB/29.13MB"
+            "e756f3fdd6a3: Downloading [=====>                                             ]  3.146MB/29.13MB"
         );
         assert_eq!(
             line_text(&ev, 80),
