@@ -12,6 +12,7 @@
 
 pub mod fixture;
 pub mod http;
+pub mod proxy;
 pub mod push;
 pub mod registry;
 pub mod samples;
