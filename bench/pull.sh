@@ -248,7 +248,7 @@ done
 repull() { # TOOL CMD (one string for hyperfine)
   local json=$LOGS/repull-$1.json
   if hyperfine -N --warmup 2 --runs "$REPULL_RUNS" --export-json "$json" "$2" >"$LOGS/repull-$1.log" 2>&1; then
-    REPULL[$1]=$(jq -r '.results[0].median * 1000 | . * 10 | round / 10 | tostring' "$json")
+    REPULL[$1]=$(jq -r '.results[0].median * 1000' "$json" | awk '{printf "%.1f", $1}')
   else
     REPULL[$1]="failed: $(tail -1 "$LOGS/repull-$1.log")"
   fi

@@ -87,7 +87,7 @@ impl Plan {
     };
 }
 
-const SEED: u64 = 0x5EED_0F_57_4A_7A;
+const SEED: u64 = 0x5EED_0F57_4A7A;
 
 /// Text-like filler: lines of words drawn from a fixed vocabulary (compresses ~3–4×), with the odd
 /// number or hex id so it is not trivially repetitive.
@@ -307,11 +307,13 @@ fn descriptor(media_type: &str, digest: &Digest, size: usize) -> Value {
 fn build(dir: &Path, tag: &str, plan: &Plan) -> Result<(Digest, Vec<Written>)> {
     let layout = OciLayout::new(dir)?;
     let mut rng = XorShift::new(SEED);
-    let mut layers = Vec::new();
-    layers.push(write_layer(&layout, small_files_layer(plan, &mut rng))?);
-    layers.push(write_layer(&layout, big_layer(plan, &mut rng, "data-a"))?);
-    layers.push(write_layer(&layout, big_layer(plan, &mut rng, "data-b"))?);
-    layers.push(write_layer(&layout, config_layer())?);
+    // One layer at a time: each spec is dropped before the next is generated.
+    let layers = vec![
+        write_layer(&layout, small_files_layer(plan, &mut rng))?,
+        write_layer(&layout, big_layer(plan, &mut rng, "data-a"))?,
+        write_layer(&layout, big_layer(plan, &mut rng, "data-b"))?,
+        write_layer(&layout, config_layer())?,
+    ];
 
     let config = json!({
         "architecture": "amd64",
