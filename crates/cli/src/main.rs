@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "strata", version, about = "A fast, daemonless, Docker-compatible container image engine")]
+#[command(
+    name = "strata",
+    version,
+    about = "A fast, daemonless, Docker-compatible container image engine"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

@@ -16,7 +16,11 @@ fn terminal_width() -> usize {
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ fills a winsize struct we own.
     let ok = unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) } == 0;
-    if ok && ws.ws_col > 0 { ws.ws_col as usize } else { 200 }
+    if ok && ws.ws_col > 0 {
+        ws.ws_col as usize
+    } else {
+        200
+    }
 }
 
 struct TtyState {
@@ -56,7 +60,10 @@ pub fn line_text(ev: &ProgressEvent, width: usize) -> String {
 /// A sink writing to stdout: live lines on a terminal, plain lines otherwise.
 pub fn stdout_sink() -> ProgressSink {
     if is_tty(1) {
-        let state = Arc::new(Mutex::new(TtyState { ids: Vec::new(), width: terminal_width() }));
+        let state = Arc::new(Mutex::new(TtyState {
+            ids: Vec::new(),
+            width: terminal_width(),
+        }));
         Arc::new(move |ev: ProgressEvent| {
             let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
             let mut out = std::io::stdout().lock();
@@ -103,7 +110,13 @@ mod tests {
             wide,
             "e756f3fdd6a3: Downloading [=====>                                              ]  3.146MB/29.13MB"
         );
-        assert_eq!(line_text(&ev, 80), "e756f3fdd6a3: Downloading  3.146MB/29.13MB");
-        assert_eq!(line_text(&ProgressEvent::with_id("x", "Pull complete"), 80), "x: Pull complete");
+        assert_eq!(
+            line_text(&ev, 80),
+            "e756f3fdd6a3: Downloading  3.146MB/29.13MB"
+        );
+        assert_eq!(
+            line_text(&ProgressEvent::with_id("x", "Pull complete"), 80),
+            "x: Pull complete"
+        );
     }
 }

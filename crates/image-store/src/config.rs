@@ -20,7 +20,11 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { insecure_registries: Vec::new(), max_concurrent_downloads: 3, runtime: None }
+        Config {
+            insecure_registries: Vec::new(),
+            max_concurrent_downloads: 3,
+            runtime: None,
+        }
     }
 }
 
@@ -29,7 +33,9 @@ fn is_root() -> bool {
 }
 
 fn home() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"))
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
 }
 
 /// The default store root: `/var/lib/strata` as root, `$XDG_DATA_HOME/strata` otherwise.
@@ -62,7 +68,12 @@ impl Config {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-            Err(e) => return Err(Error::invalid(format!("reading config file {}: {e}", path.display()))),
+            Err(e) => {
+                return Err(Error::invalid(format!(
+                    "reading config file {}: {e}",
+                    path.display()
+                )));
+            }
         };
         let cfg: Config = serde_json::from_slice(&bytes)
             .map_err(|e| Error::invalid(format!("invalid config file {}: {e}", path.display())))?;
@@ -85,11 +96,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.json");
         assert_eq!(Config::load(&p).unwrap().max_concurrent_downloads, 3);
-        std::fs::write(&p, r#"{"insecure-registries":["reg.test:5000"],"max-concurrent-downloads":6}"#).unwrap();
+        std::fs::write(
+            &p,
+            r#"{"insecure-registries":["reg.test:5000"],"max-concurrent-downloads":6}"#,
+        )
+        .unwrap();
         let c = Config::load(&p).unwrap();
         assert_eq!(c.insecure_registries, vec!["reg.test:5000"]);
         assert_eq!(c.max_concurrent_downloads, 6);
         std::fs::write(&p, "{").unwrap();
-        assert!(Config::load(&p).unwrap_err().message.contains("invalid config file"));
+        assert!(
+            Config::load(&p)
+                .unwrap_err()
+                .message
+                .contains("invalid config file")
+        );
     }
 }

@@ -5,15 +5,15 @@
 //! (one directory per layer, overlay form) → [`snapshot`] (layers by ChainID, union mounts),
 //! with [`metadata`] (SQLite) recording images, tags, repo digests and layers.
 
-pub mod content;
-pub mod metadata;
-pub mod registry_client;
-pub mod snapshot;
-pub mod unpack;
 pub mod config;
+pub mod content;
 pub mod images;
+pub mod metadata;
 pub mod progress;
+pub mod registry_client;
 pub mod resolve;
+pub mod snapshot;
 pub mod store;
+pub mod unpack;
 
 pub use images::list;

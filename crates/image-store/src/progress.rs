@@ -14,13 +14,30 @@ pub struct ProgressEvent {
 
 impl ProgressEvent {
     pub fn status(status: impl Into<String>) -> Self {
-        ProgressEvent { id: None, status: status.into(), detail: None }
+        ProgressEvent {
+            id: None,
+            status: status.into(),
+            detail: None,
+        }
     }
     pub fn with_id(id: impl Into<String>, status: impl Into<String>) -> Self {
-        ProgressEvent { id: Some(id.into()), status: status.into(), detail: None }
+        ProgressEvent {
+            id: Some(id.into()),
+            status: status.into(),
+            detail: None,
+        }
     }
-    pub fn bytes(id: impl Into<String>, status: impl Into<String>, current: u64, total: Option<u64>) -> Self {
-        ProgressEvent { id: Some(id.into()), status: status.into(), detail: Some((current, total)) }
+    pub fn bytes(
+        id: impl Into<String>,
+        status: impl Into<String>,
+        current: u64,
+        total: Option<u64>,
+    ) -> Self {
+        ProgressEvent {
+            id: Some(id.into()),
+            status: status.into(),
+            detail: Some((current, total)),
+        }
     }
 }
 

@@ -37,7 +37,11 @@ pub fn manifest_error(reference: &Reference, e: RegistryError) -> Error {
             format!(
                 "pull access denied for {}, repository does not exist or may require 'docker login': {}",
                 reference.familiar_name(),
-                if e.code.is_some() { e.docker_suffix() } else { "denied: requested access to the resource is denied".into() }
+                if e.code.is_some() {
+                    e.docker_suffix()
+                } else {
+                    "denied: requested access to the resource is denied".into()
+                }
             ),
         ),
         _ => registry_error(e),
@@ -46,13 +50,7 @@ pub fn manifest_error(reference: &Reference, e: RegistryError) -> Error {
 
 /// Any other registry failure: its own message (connection refused, 5xx after retries, …).
 pub fn registry_error(e: RegistryError) -> Error {
-    let kind = match e.status {
-        Some(401 | 403) => ErrorKind::Unauthorized,
-        Some(404) => ErrorKind::NotFound,
-        _ if e.is_corrupt() => ErrorKind::DataCorrupt,
-        _ => ErrorKind::Unavailable,
-    };
-    Error::new(kind, e.to_string())
+    Error::from(e)
 }
 
 fn check_manifest(reference: &Reference, parsed: Parsed) -> Result<Parsed> {
@@ -63,7 +61,11 @@ fn check_manifest(reference: &Reference, parsed: Parsed) -> Result<Parsed> {
 }
 
 /// Resolves `reference` (which must carry a tag or a digest) for `wanted`.
-pub async fn resolve(client: &RegistryClient, reference: &Reference, wanted: &Platform) -> Result<Resolved> {
+pub async fn resolve(
+    client: &RegistryClient,
+    reference: &Reference,
+    wanted: &Platform,
+) -> Result<Resolved> {
     let domain = reference.domain();
     let repo = reference.path();
     let wanted_ref = reference

@@ -21,16 +21,23 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: &Path, config: Config) -> Result<Store> {
-        std::fs::create_dir_all(root)
-            .map_err(|e| Error::invalid(format!("cannot create store root {}: {e}", root.display())))?;
-        let root = root
-            .canonicalize()
-            .map_err(|e| Error::invalid(format!("cannot open store root {}: {e}", root.display())))?;
+        std::fs::create_dir_all(root).map_err(|e| {
+            Error::invalid(format!("cannot create store root {}: {e}", root.display()))
+        })?;
+        let root = root.canonicalize().map_err(|e| {
+            Error::invalid(format!("cannot open store root {}: {e}", root.display()))
+        })?;
         std::fs::create_dir_all(root.join("locks")).map_err(|e| io_err("creating locks dir", e))?;
         let content = ContentStore::open(&root)?;
         let snapshots = Snapshots::open(&root)?;
         let db = Db::open(&root.join("metadata.db"))?;
-        Ok(Store { root, config, content, snapshots, db: Mutex::new(db) })
+        Ok(Store {
+            root,
+            config,
+            content,
+            snapshots,
+            db: Mutex::new(db),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -45,7 +52,10 @@ impl Store {
     /// An exclusive, cross-process lock on unpacking one layer (by ChainID), so two pulls of images
     /// that share a layer unpack it once: the second waits, then finds it present. Blocking.
     pub fn lock_layer(&self, chain_id: &Digest) -> Result<File> {
-        let path = self.root.join("locks").join(format!("layer-{}", chain_id.hex()));
+        let path = self
+            .root
+            .join("locks")
+            .join(format!("layer-{}", chain_id.hex()));
         let f = File::options()
             .create(true)
             .truncate(false)

@@ -20,23 +20,36 @@ impl Digest {
             return Err(Error::invalid(format!("invalid digest format: {s}")));
         };
         if algo != "sha256" {
-            return Err(Error::unsupported(format!("unsupported digest algorithm: {s}")));
+            return Err(Error::unsupported(format!(
+                "unsupported digest algorithm: {s}"
+            )));
         }
-        Self::from_hex(hex).map_err(|_| Error::invalid(format!("invalid checksum digest format: {s}")))
+        Self::from_hex(hex)
+            .map_err(|_| Error::invalid(format!("invalid checksum digest format: {s}")))
     }
 
     /// From the 64 lowercase hex characters alone.
     pub fn from_hex(hex: &str) -> Result<Digest> {
-        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-            Ok(Digest { hex: hex.to_string() })
+        if hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            Ok(Digest {
+                hex: hex.to_string(),
+            })
         } else {
-            Err(Error::invalid(format!("invalid checksum digest format: {hex}")))
+            Err(Error::invalid(format!(
+                "invalid checksum digest format: {hex}"
+            )))
         }
     }
 
     /// The digest of a byte string.
     pub fn of(bytes: &[u8]) -> Digest {
-        Digest { hex: hex::encode(Sha256::digest(bytes)) }
+        Digest {
+            hex: hex::encode(Sha256::digest(bytes)),
+        }
     }
 
     pub fn hex(&self) -> &str {
@@ -107,7 +120,9 @@ impl Sha256Writer {
         self.len == 0
     }
     pub fn digest(&self) -> Digest {
-        Digest { hex: hex::encode(self.hasher.clone().finalize()) }
+        Digest {
+            hex: hex::encode(self.hasher.clone().finalize()),
+        }
     }
     /// Checks the bytes seen so far against an expected digest and size, with the error
     /// message the CLI shows (`... digest mismatch ...`).
@@ -147,15 +162,23 @@ mod tests {
     #[test]
     fn parse_and_display() {
         let d = Digest::of(b"");
-        assert_eq!(d.to_string(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            d.to_string(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert_eq!(Digest::parse(&d.to_string()).unwrap(), d);
         assert_eq!(d.short(), "e3b0c44298fc");
     }
 
     #[test]
     fn rejects_bad_digests() {
-        for bad in ["sha256:abc", "md5:e3b0", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-            "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", "sha256:../../etc/passwd"] {
+        for bad in [
+            "sha256:abc",
+            "md5:e3b0",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+            "sha256:../../etc/passwd",
+        ] {
             assert!(Digest::parse(bad).is_err(), "{bad}");
         }
     }
@@ -166,6 +189,11 @@ mod tests {
         w.update(b"hello");
         assert!(w.verify(&Digest::of(b"hello"), Some(5)).is_ok());
         assert!(w.verify(&Digest::of(b"hello"), Some(6)).is_err());
-        assert!(w.verify(&Digest::of(b"hellp"), None).unwrap_err().message.contains("digest mismatch"));
+        assert!(
+            w.verify(&Digest::of(b"hellp"), None)
+                .unwrap_err()
+                .message
+                .contains("digest mismatch")
+        );
     }
 }

@@ -3,8 +3,9 @@
 //! It serves `GET /token?service=..&scope=..` on a loopback `TcpListener` thread and answers with
 //! a JWT signed ES256 by a P-256 key that `openssl` generated at start. The JWT header carries the
 //! self-signed certificate in `x5c`; the registry trusts that same certificate as its
-//! `rootcertbundle`. Only the configured user/password gets the requested actions; anyone else gets
-//! a valid token with an empty `access` list (so the registry answers 401/denied on repositories).
+//! `rootcertbundle`. Only the configured user/password gets the requested actions; anonymous requests get
+//! a valid token with an empty `access` list (so the registry answers 401/denied on repositories);
+//! wrong credentials are refused with 401, as Docker Hub's auth service does.
 
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
@@ -213,12 +214,23 @@ impl Issuer {
                     _ => {}
                 }
             }
-            // Anonymous and wrong credentials both get a valid token with no access.
-            let token = self.issue(&service, &scopes, basic)?;
-            (
-                "200 OK",
-                json!({"token": token, "access_token": token, "expires_in": 600}),
-            )
+            // Like Docker Hub's auth service: wrong credentials are refused outright; anonymous
+            // requests get a valid token with no access (the registry then answers 401/denied).
+            if basic
+                .as_ref()
+                .is_some_and(|(u, p)| *u != self.user || *p != self.pass)
+            {
+                (
+                    "401 Unauthorized",
+                    json!({"details": "incorrect username or password"}),
+                )
+            } else {
+                let token = self.issue(&service, &scopes, basic)?;
+                (
+                    "200 OK",
+                    json!({"token": token, "access_token": token, "expires_in": 600}),
+                )
+            }
         };
         let body = serde_json::to_vec(&body)?;
         let head = format!(
@@ -416,14 +428,6 @@ mod tests {
         );
 
         let wrong = get(Some(("alice", "wrong")));
-        assert_eq!(wrong.status, 200);
-        let wrong_token = serde_json::from_slice::<Value>(&wrong.body).unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        assert_eq!(
-            decode_part(wrong_token.split('.').nth(1).unwrap())["access"],
-            json!([])
-        );
+        assert_eq!(wrong.status, 401);
     }
 }

@@ -38,16 +38,35 @@ pub fn created_since(created_unix: i64, now: i64) -> String {
         return "N/A".into();
     }
     let secs = (now - created_unix).max(0) as u64;
-    format!("{} ago", human_duration(std::time::Duration::from_secs(secs)))
+    format!(
+        "{} ago",
+        human_duration(std::time::Duration::from_secs(secs))
+    )
 }
 
 pub fn run(ctx: &Ctx, a: ImagesArgs) -> Result<u8> {
-    let want = a.reference.as_deref().map(Reference::parse_normalized).transpose()?;
+    let want = a
+        .reference
+        .as_deref()
+        .map(Reference::parse_normalized)
+        .transpose()?;
     let store = ctx.store()?;
     let rows = list::rows(&store.db(), a.all)?;
-    let rows: Vec<ImageRow> = rows.into_iter().filter(|r| want.as_ref().is_none_or(|w| matches(r, w))).collect();
+    let rows: Vec<ImageRow> = rows
+        .into_iter()
+        .filter(|r| want.as_ref().is_none_or(|w| matches(r, w)))
+        .collect();
     let id_of = |r: &ImageRow| {
-        if a.no_trunc { r.image.id.clone() } else { r.image.id.trim_start_matches("sha256:").chars().take(12).collect() }
+        if a.no_trunc {
+            r.image.id.clone()
+        } else {
+            r.image
+                .id
+                .trim_start_matches("sha256:")
+                .chars()
+                .take(12)
+                .collect()
+        }
     };
     if a.quiet {
         let mut out = String::new();

@@ -31,8 +31,14 @@ pub struct LogoutArgs {
 
 fn server_key(server: Option<&str>) -> String {
     match server {
-        None | Some("docker.io") | Some("index.docker.io") | Some("registry-1.docker.io") => DOCKER_HUB.into(),
-        Some(s) => s.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/').to_string(),
+        None | Some("docker.io") | Some("index.docker.io") | Some("registry-1.docker.io") => {
+            DOCKER_HUB.into()
+        }
+        Some(s) => s
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string(),
     }
 }
 
@@ -49,10 +55,14 @@ fn prompt(label: &str) -> Result<String> {
 
 pub fn login(ctx: &Ctx, a: LoginArgs) -> Result<u8> {
     if a.password.is_some() && a.password_stdin {
-        return Err(Error::invalid("--password and --password-stdin are mutually exclusive"));
+        return Err(Error::invalid(
+            "--password and --password-stdin are mutually exclusive",
+        ));
     }
     if a.password_stdin && a.username.is_none() {
-        return Err(Error::invalid("Must provide --username with --password-stdin"));
+        return Err(Error::invalid(
+            "Must provide --username with --password-stdin",
+        ));
     }
     if a.password.is_some() {
         eprintln!("WARNING! Using --password via the CLI is insecure. Use --password-stdin.");
@@ -78,9 +88,13 @@ pub fn login(ctx: &Ctx, a: LoginArgs) -> Result<u8> {
     }
     let client = ctx.client()?;
     let rt = super::runtime()?;
-    rt.block_on(client.login(&server, &username, &password)).map_err(|e| {
-        Error::new(oci_model::ErrorKind::Unauthorized, format!("login to {server} failed: {e}"))
-    })?;
+    rt.block_on(client.login(&server, &username, &password))
+        .map_err(|e| {
+            Error::new(
+                oci_model::ErrorKind::Unauthorized,
+                format!("login to {server} failed: {e}"),
+            )
+        })?;
     store_credentials(None, &server, &username, &password)?;
     println!("Login Succeeded");
     Ok(0)

@@ -31,8 +31,11 @@ impl Ctx {
     }
 
     pub fn client(&self) -> Result<RegistryClient> {
-        let opts = ClientOptions { insecure_registries: self.config.insecure_registries.clone(), ..ClientOptions::default() };
-        RegistryClient::new(opts).map_err(image_store::resolve::registry_error)
+        let opts = ClientOptions {
+            insecure_registries: self.config.insecure_registries.clone(),
+            ..ClientOptions::default()
+        };
+        RegistryClient::new(opts)
     }
 }
 
@@ -41,7 +44,12 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| oci_model::Error::new(oci_model::ErrorKind::Internal, format!("starting runtime: {e}")))
+        .map_err(|e| {
+            oci_model::Error::new(
+                oci_model::ErrorKind::Internal,
+                format!("starting runtime: {e}"),
+            )
+        })
 }
 
 /// Runs a command; the returned value is the process exit code.

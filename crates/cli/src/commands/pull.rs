@@ -31,10 +31,19 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> Result<u8> {
     if a.all_tags && !reference.is_name_only() {
         return Err(Error::invalid("tag can't be used with --all-tags/-a"));
     }
-    let platform = a.platform.as_deref().filter(|p| !p.is_empty()).map(platform::parse).transpose()?;
-    let max = a.max_concurrent_downloads.unwrap_or(ctx.config.max_concurrent_downloads);
+    let platform = a
+        .platform
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .map(platform::parse)
+        .transpose()?;
+    let max = a
+        .max_concurrent_downloads
+        .unwrap_or(ctx.config.max_concurrent_downloads);
     if max == 0 {
-        return Err(Error::invalid("--max-concurrent-downloads must be at least 1"));
+        return Err(Error::invalid(
+            "--max-concurrent-downloads must be at least 1",
+        ));
     }
     if !a.all_tags && reference.is_name_only() {
         if !a.quiet {
@@ -44,14 +53,25 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> Result<u8> {
     }
     let store = ctx.store()?;
     let client = ctx.client()?;
-    let sink = if a.quiet { discard() } else { progress::stdout_sink() };
-    let opts = PullOptions { platform, max_concurrent_downloads: max };
+    let sink = if a.quiet {
+        discard()
+    } else {
+        progress::stdout_sink()
+    };
+    let opts = PullOptions {
+        platform,
+        max_concurrent_downloads: max,
+    };
     let rt = super::runtime()?;
     rt.block_on(async {
         if a.all_tags {
-            pull_op::pull_all_tags(&store, &client, &reference, &opts, &sink).await.map(|_| ())
+            pull_op::pull_all_tags(&store, &client, &reference, &opts, &sink)
+                .await
+                .map(|_| ())
         } else {
-            pull_op::pull(&store, &client, &reference, &opts, &sink).await.map(|_| ())
+            pull_op::pull(&store, &client, &reference, &opts, &sink)
+                .await
+                .map(|_| ())
         }
     })?;
     println!("{reference}");

@@ -50,7 +50,10 @@ mod tests {
     fn docker_images_header() {
         let mut t = Table::new();
         t.row(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]);
-        assert_eq!(t.render(), "REPOSITORY   TAG       IMAGE ID   CREATED   SIZE\n");
+        assert_eq!(
+            t.render(),
+            "REPOSITORY   TAG       IMAGE ID   CREATED   SIZE\n"
+        );
         t.row(["debian", "bookworm", "4eacea30377a", "8 days ago", "124MB"]);
         assert_eq!(
             t.render(),

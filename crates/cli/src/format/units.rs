@@ -24,7 +24,11 @@ pub fn go_g(v: f64, precision: usize) -> String {
 }
 
 fn trim_zeros(s: &str) -> &str {
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
 }
 
 /// `units.HumanSizeWithPrecision`: decimal units, lowercase `kB`, no space.

@@ -17,7 +17,12 @@ fn login(env: &Env, server: &str, user: &str, pass: &str) -> std::process::Outpu
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(format!("{pass}\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{pass}\n").as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -39,17 +44,29 @@ fn check_auth_flow(reg: &Registry) {
     assert!(!env.docker_config().join("config.json").exists());
 
     let out = login(&env, &reg.addr, "alice", "s3cret");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "Login Succeeded\n");
     let cfg_path = env.docker_config().join("config.json");
     let mode = std::fs::metadata(&cfg_path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let cfg: serde_json::Value = serde_json::from_str(&read(&cfg_path)).unwrap();
     let auth = cfg["auths"][&reg.addr]["auth"].as_str().unwrap();
-    assert_eq!(base64::engine::general_purpose::STANDARD.decode(auth).unwrap(), b"alice:s3cret");
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(auth)
+            .unwrap(),
+        b"alice:s3cret"
+    );
 
     env.ok(&["pull", &name]);
-    assert_eq!(env.ok(&["logout", &reg.addr]), format!("Removing login credentials for {}\n", reg.addr));
+    assert_eq!(
+        env.ok(&["logout", &reg.addr]),
+        format!("Removing login credentials for {}\n", reg.addr)
+    );
     let cfg: serde_json::Value = serde_json::from_str(&read(&cfg_path)).unwrap();
     assert!(cfg["auths"].get(&reg.addr).is_none());
 }
@@ -79,6 +96,7 @@ fn credentials_written_by_docker_login_are_used() {
     std::fs::write(env.docker_config().join("config.json"), cfg.to_string()).unwrap();
     env.ok(&["pull", &format!("{}/private/app:1", reg.addr)]);
     env.ok(&["logout", &reg.addr]);
-    let cfg: serde_json::Value = serde_json::from_str(&read(&env.docker_config().join("config.json"))).unwrap();
+    let cfg: serde_json::Value =
+        serde_json::from_str(&read(&env.docker_config().join("config.json"))).unwrap();
     assert_eq!(cfg["psFormat"], "table {{.ID}}");
 }

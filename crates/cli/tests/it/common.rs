@@ -79,7 +79,11 @@ impl Env {
                 let e = e.unwrap();
                 let name = e.file_name().into_string().unwrap();
                 let bytes = std::fs::read(e.path()).unwrap();
-                assert_eq!(Digest::of(&bytes).hex(), name, "blob {name} does not match its digest");
+                assert_eq!(
+                    Digest::of(&bytes).hex(),
+                    name,
+                    "blob {name} does not match its digest"
+                );
                 n += 1;
             }
         }
@@ -110,7 +114,12 @@ pub fn publish(reg: &Registry, spec: &ImageSpec, repo_tag: &str) -> BuiltImage {
     built
 }
 
-pub fn publish_index(reg: &Registry, specs: &[ImageSpec], repo_tag: &str, docker_list: bool) -> BuiltIndex {
+pub fn publish_index(
+    reg: &Registry,
+    specs: &[ImageSpec],
+    repo_tag: &str,
+    docker_list: bool,
+) -> BuiltIndex {
     let dir = tempfile::tempdir().unwrap();
     let mut layout = OciLayout::new(dir.path()).unwrap();
     let built = layout.add_index(specs, "t", docker_list).unwrap();
@@ -121,7 +130,9 @@ pub fn publish_index(reg: &Registry, specs: &[ImageSpec], repo_tag: &str, docker
 /// The `id: status` lines for one layer id, in order.
 pub fn statuses_for<'a>(out: &'a str, id: &str) -> Vec<&'a str> {
     let prefix = format!("{id}: ");
-    out.lines().filter_map(|l| l.strip_prefix(prefix.as_str())).collect()
+    out.lines()
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
+        .collect()
 }
 
 pub fn read(path: &Path) -> String {
@@ -138,7 +149,11 @@ pub struct Mounted<'a> {
 impl<'a> Mounted<'a> {
     pub fn new(env: &'a Env, image: &str) -> Mounted<'a> {
         let out = env.ok(&["image", "mount", image]);
-        Mounted { env, image: image.to_string(), path: PathBuf::from(out.trim()) }
+        Mounted {
+            env,
+            image: image.to_string(),
+            path: PathBuf::from(out.trim()),
+        }
     }
 }
 

@@ -9,18 +9,31 @@ use serde_json::{Map, Value, json};
 pub fn inspect(store: &Store, id: &str) -> Result<Value> {
     let (image, tags, digests) = {
         let db = store.db();
-        let image = db.image(id)?.ok_or_else(|| Error::not_found(format!("No such image: {id}")))?;
+        let image = db
+            .image(id)?
+            .ok_or_else(|| Error::not_found(format!("No such image: {id}")))?;
         (image, db.tags_for(id)?, db.repo_digests_for(id)?)
     };
     let config_digest = Digest::parse(id)?;
     let raw = store.content.read(&config_digest)?;
-    let config: Value = serde_json::from_slice(&raw).map_err(|e| Error::corrupt(format!("image config {id}: {e}")))?;
+    let config: Value = serde_json::from_slice(&raw)
+        .map_err(|e| Error::corrupt(format!("image config {id}: {e}")))?;
     let get = |k: &str| config.get(k).cloned();
-    let str_of = |k: &str| get(k).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let str_of = |k: &str| {
+        get(k)
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
 
-    let mut repo_tags: Vec<String> = tags.iter().map(|(r, t)| format!("{}:{t}", familiar_repo(r))).collect();
+    let mut repo_tags: Vec<String> = tags
+        .iter()
+        .map(|(r, t)| format!("{}:{t}", familiar_repo(r)))
+        .collect();
     repo_tags.sort();
-    let mut repo_digests: Vec<String> = digests.iter().map(|(r, d)| format!("{}@{d}", familiar_repo(r))).collect();
+    let mut repo_digests: Vec<String> = digests
+        .iter()
+        .map(|(r, d)| format!("{}@{d}", familiar_repo(r)))
+        .collect();
     repo_digests.sort();
 
     let layer_dirs: Vec<String> = image
@@ -52,13 +65,27 @@ pub fn inspect(store: &Store, id: &str) -> Result<Value> {
         o.insert("Variant".into(), json!(v));
     }
     o.insert("Os".into(), json!(image.os));
-    if let Some(v) = config.get("os.version").and_then(Value::as_str).filter(|v| !v.is_empty()) {
+    if let Some(v) = config
+        .get("os.version")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+    {
         o.insert("OsVersion".into(), json!(v));
     }
     o.insert("Size".into(), json!(image.size));
-    o.insert("GraphDriver".into(), json!({"Data": graph, "Name": store.snapshots.driver_name()}));
-    let diff_ids = config.get("rootfs").and_then(|r| r.get("diff_ids")).cloned().unwrap_or_else(|| json!([]));
-    o.insert("RootFS".into(), json!({"Type": "layers", "Layers": diff_ids}));
+    o.insert(
+        "GraphDriver".into(),
+        json!({"Data": graph, "Name": crate::snapshot::Driver::detect(store.root()).name()}),
+    );
+    let diff_ids = config
+        .get("rootfs")
+        .and_then(|r| r.get("diff_ids"))
+        .cloned()
+        .unwrap_or_else(|| json!([]));
+    o.insert(
+        "RootFS".into(),
+        json!({"Type": "layers", "Layers": diff_ids}),
+    );
     o.insert(
         "Metadata".into(),
         json!({"LastTagTime": image.last_tag_time.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into())}),

@@ -16,7 +16,9 @@ pub struct ImageRow {
 
 /// Familiar form of a canonical repository name (`docker.io/library/alpine` → `alpine`).
 pub fn familiar_repo(repo: &str) -> String {
-    Reference::parse_normalized(repo).map(|r| r.familiar_name()).unwrap_or_else(|_| repo.to_string())
+    Reference::parse_normalized(repo)
+        .map(|r| r.familiar_name())
+        .unwrap_or_else(|_| repo.to_string())
 }
 
 /// All rows. `all` keeps dangling images (no tag and no digest), as `-a` does.
@@ -24,11 +26,16 @@ pub fn rows(db: &Db, all: bool) -> Result<Vec<ImageRow>> {
     let images = db.images()?;
     let mut tags: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for (repo, tag, id) in db.all_tags()? {
-        tags.entry(id).or_default().push((familiar_repo(&repo), tag));
+        tags.entry(id)
+            .or_default()
+            .push((familiar_repo(&repo), tag));
     }
     let mut digests: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for (repo, digest, id) in db.all_repo_digests()? {
-        digests.entry(id).or_default().push((familiar_repo(&repo), digest.to_string()));
+        digests
+            .entry(id)
+            .or_default()
+            .push((familiar_repo(&repo), digest.to_string()));
     }
     let mut out = Vec::new();
     for image in images {
@@ -36,18 +43,37 @@ pub fn rows(db: &Db, all: bool) -> Result<Vec<ImageRow>> {
         let d = digests.remove(&image.id).unwrap_or_default();
         if t.is_empty() && d.is_empty() {
             if all {
-                out.push(ImageRow { repository: "<none>".into(), tag: "<none>".into(), digest: "<none>".into(), image });
+                out.push(ImageRow {
+                    repository: "<none>".into(),
+                    tag: "<none>".into(),
+                    digest: "<none>".into(),
+                    image,
+                });
             }
             continue;
         }
         let mut rows: Vec<ImageRow> = Vec::new();
         for (repo, tag) in &t {
-            let digest = d.iter().find(|(r, _)| r == repo).map(|(_, d)| d.clone()).unwrap_or_else(|| "<none>".into());
-            rows.push(ImageRow { repository: repo.clone(), tag: tag.clone(), digest, image: image.clone() });
+            let digest = d
+                .iter()
+                .find(|(r, _)| r == repo)
+                .map(|(_, d)| d.clone())
+                .unwrap_or_else(|| "<none>".into());
+            rows.push(ImageRow {
+                repository: repo.clone(),
+                tag: tag.clone(),
+                digest,
+                image: image.clone(),
+            });
         }
         for (repo, digest) in &d {
             if !t.iter().any(|(r, _)| r == repo) {
-                rows.push(ImageRow { repository: repo.clone(), tag: "<none>".into(), digest: digest.clone(), image: image.clone() });
+                rows.push(ImageRow {
+                    repository: repo.clone(),
+                    tag: "<none>".into(),
+                    digest: digest.clone(),
+                    image: image.clone(),
+                });
             }
         }
         rows.sort_by(|a, b| (&a.repository, &a.tag).cmp(&(&b.repository, &b.tag)));

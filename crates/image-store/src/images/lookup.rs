@@ -6,7 +6,9 @@ use oci_model::reference::Reference;
 use oci_model::{Digest, Error, ErrorKind, Result};
 
 fn is_hex(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Docker's message for a missing image: names get `:latest` added (`No such image: nope:latest`).

@@ -8,13 +8,13 @@
 //! directory is renamed into place under its ChainID. A killed pull leaves an ingest whose bytes
 //! are replayed and then continued with an HTTP Range request on the next attempt.
 
+use crate::content::{Ingest, IngestStart};
 use crate::metadata::{ImageRecord, LayerRecord};
 use crate::progress::{ProgressEvent, ProgressSink};
 use crate::registry_client::RegistryClient;
 use crate::resolve::{self, Resolved};
 use crate::store::Store;
 use crate::unpack::{self, UnpackOptions};
-use crate::content::{IngestStart, Ingest};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use oci_model::image_config::{ImageConfig, chain_ids};
@@ -59,9 +59,13 @@ pub struct PullOutcome {
 /// Emits the final `Digest:` and `Status:` lines for one reference.
 pub fn report_status(progress: &ProgressSink, familiar: &str, downloaded: bool) {
     if downloaded {
-        progress(ProgressEvent::status(format!("Status: Downloaded newer image for {familiar}")));
+        progress(ProgressEvent::status(format!(
+            "Status: Downloaded newer image for {familiar}"
+        )));
     } else {
-        progress(ProgressEvent::status(format!("Status: Image is up to date for {familiar}")));
+        progress(ProgressEvent::status(format!(
+            "Status: Image is up to date for {familiar}"
+        )));
     }
 }
 
@@ -74,8 +78,15 @@ pub async fn pull(
     progress: &ProgressSink,
 ) -> Result<PullOutcome> {
     let outcome = pull_one(store, client, reference, opts, progress).await?;
-    progress(ProgressEvent::status(format!("Digest: {}", outcome.root_digest)));
-    report_status(progress, &reference.familiar_string(), outcome.status == PullStatus::Downloaded);
+    progress(ProgressEvent::status(format!(
+        "Digest: {}",
+        outcome.root_digest
+    )));
+    report_status(
+        progress,
+        &reference.familiar_string(),
+        outcome.status == PullStatus::Downloaded,
+    );
     Ok(outcome)
 }
 
@@ -117,25 +128,48 @@ async fn pull_one(
         (None, Some(tag)) => tag.to_string(),
         (None, None) => return Err(Error::invalid("reference has neither tag nor digest")),
     };
-    progress(ProgressEvent::with_id(header_id, format!("Pulling from {}", reference.path())));
+    progress(ProgressEvent::with_id(
+        header_id,
+        format!("Pulling from {}", reference.path()),
+    ));
 
-    let wanted = opts.platform.clone().unwrap_or_else(oci_model::platform::host);
+    let wanted = opts
+        .platform
+        .clone()
+        .unwrap_or_else(oci_model::platform::host);
     let resolved = resolve::resolve(client, reference, &wanted).await?;
-    let Resolved { root_digest, index, manifest_digest, manifest_media_type, manifest_bytes, manifest } = resolved;
+    let Resolved {
+        root_digest,
+        index,
+        manifest_digest,
+        manifest_media_type,
+        manifest_bytes,
+        manifest,
+    } = resolved;
 
     // Raw bytes are the truth: store them exactly as received.
     if let Some((_, bytes)) = &index {
         store.content.write_blob(&root_digest, bytes)?;
     }
-    store.content.write_blob(&manifest_digest, &manifest_bytes)?;
+    store
+        .content
+        .write_blob(&manifest_digest, &manifest_bytes)?;
 
     let config_digest = manifest.config.digest.clone();
     if !store.content.contains(&config_digest) {
         if manifest.config.size > MAX_CONFIG_SIZE {
-            return Err(Error::invalid(format!("image config {config_digest} is too large ({} bytes)", manifest.config.size)));
+            return Err(Error::invalid(format!(
+                "image config {config_digest} is too large ({} bytes)",
+                manifest.config.size
+            )));
         }
         let bytes = client
-            .get_blob_bytes(reference.domain(), reference.path(), &config_digest, MAX_CONFIG_SIZE)
+            .get_blob_bytes(
+                reference.domain(),
+                reference.path(),
+                &config_digest,
+                MAX_CONFIG_SIZE,
+            )
             .await
             .map_err(resolve::registry_error)?;
         store.content.write_blob(&config_digest, &bytes)?;
@@ -172,10 +206,16 @@ async fn pull_one(
     for (i, desc) in manifest.layers.iter().enumerate() {
         if present[i] {
             if !complete {
-                progress(ProgressEvent::with_id(desc.digest.short(), "Already exists"));
+                progress(ProgressEvent::with_id(
+                    desc.digest.short(),
+                    "Already exists",
+                ));
             }
         } else {
-            progress(ProgressEvent::with_id(desc.digest.short(), "Pulling fs layer"));
+            progress(ProgressEvent::with_id(
+                desc.digest.short(),
+                "Pulling fs layer",
+            ));
             jobs.push(i);
         }
     }
@@ -196,18 +236,30 @@ async fn pull_one(
             desc,
             diff_id: diff_ids[i].clone(),
             chain_id: chains[i].clone(),
-            parent: if i == 0 { None } else { Some(chains[i - 1].clone()) },
+            parent: if i == 0 {
+                None
+            } else {
+                Some(chains[i - 1].clone())
+            },
             progress: progress.clone(),
         };
         let permits = permits.clone();
         tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await.map_err(|_| Error::new(ErrorKind::Internal, "pull cancelled"))?;
+            let _permit = permits
+                .acquire_owned()
+                .await
+                .map_err(|_| Error::new(ErrorKind::Internal, "pull cancelled"))?;
             job.run().await
         });
     }
     let mut first_err = None;
     while let Some(res) = tasks.join_next().await {
-        let res = res.unwrap_or_else(|e| Err(Error::new(ErrorKind::Internal, format!("layer task failed: {e}"))));
+        let res = res.unwrap_or_else(|e| {
+            Err(Error::new(
+                ErrorKind::Internal,
+                format!("layer task failed: {e}"),
+            ))
+        });
         if let Err(e) = res
             && first_err.is_none()
         {
@@ -225,9 +277,9 @@ async fn pull_one(
         let db = store.db();
         let mut size = 0u64;
         for c in &chains {
-            let l = db
-                .layer(c)?
-                .ok_or_else(|| Error::new(ErrorKind::Internal, format!("layer {c} missing after pull")))?;
+            let l = db.layer(c)?.ok_or_else(|| {
+                Error::new(ErrorKind::Internal, format!("layer {c} missing after pull"))
+            })?;
             size += l.size;
         }
         (size, chains.clone())
@@ -254,10 +306,24 @@ async fn pull_one(
         layers,
     };
     let name = reference.name();
-    let previous = store.db().commit_pull(&record, &name, reference.tag().filter(|_| reference.digest().is_none()), Some(&root_digest))?;
+    let previous = store.db().commit_pull(
+        &record,
+        &name,
+        reference.tag().filter(|_| reference.digest().is_none()),
+        Some(&root_digest),
+    )?;
     let retagged = previous.is_some_and(|p| p != image_id);
-    let status = if downloaded_layers || retagged { PullStatus::Downloaded } else { PullStatus::UpToDate };
-    Ok(PullOutcome { reference: reference.clone(), image_id, root_digest, status })
+    let status = if downloaded_layers || retagged {
+        PullStatus::Downloaded
+    } else {
+        PullStatus::UpToDate
+    };
+    Ok(PullOutcome {
+        reference: reference.clone(),
+        image_id,
+        root_digest,
+        status,
+    })
 }
 
 struct LayerJob {
@@ -289,10 +355,15 @@ impl LayerJob {
             let job = job.clone();
             blocking(move || {
                 let lock = job.store.lock_layer(&job.chain_id)?;
-                if job.store.db().layer(&job.chain_id)?.is_some() && job.store.snapshots.exists(&job.chain_id) {
+                if job.store.db().layer(&job.chain_id)?.is_some()
+                    && job.store.snapshots.exists(&job.chain_id)
+                {
                     return Ok((lock, None));
                 }
-                let start = job.store.content.ingest(&job.desc.digest, Some(job.desc.size))?;
+                let start = job
+                    .store
+                    .content
+                    .ingest(&job.desc.digest, Some(job.desc.size))?;
                 Ok((lock, Some(start)))
             })
             .await?
@@ -330,9 +401,12 @@ impl LayerJob {
             job.unpack_and_commit(replay.take(offset), Some(reader))
         });
         let download = self.download(tx, offset).await;
-        let unpacked = unpacker
-            .await
-            .unwrap_or_else(|e| Err(Error::new(ErrorKind::Internal, format!("unpack thread failed: {e}"))));
+        let unpacked = unpacker.await.unwrap_or_else(|e| {
+            Err(Error::new(
+                ErrorKind::Internal,
+                format!("unpack thread failed: {e}"),
+            ))
+        });
         // A download failure explains a truncated stream better than the unpacker's view of it.
         download.and(unpacked)
     }
@@ -344,7 +418,11 @@ impl LayerJob {
         let mut last_report = Instant::now() - Duration::from_secs(1);
         while offset < total || (offset == 0 && total == 0) {
             attempt += 1;
-            let resp = match self.client.get_blob(&self.domain, &self.repo, &self.desc.digest, offset).await {
+            let resp = match self
+                .client
+                .get_blob(&self.domain, &self.repo, &self.desc.digest, offset)
+                .await
+            {
                 Ok(r) => r,
                 Err(e) => {
                     let err = resolve::registry_error(e);
@@ -352,7 +430,11 @@ impl LayerJob {
                     return Err(err);
                 }
             };
-            let mut skip = if offset > 0 && !resp.resumed { offset } else { 0 };
+            let mut skip = if offset > 0 && !resp.resumed {
+                offset
+            } else {
+                0
+            };
             let mut stream = resp.stream;
             let mut broken = None;
             while let Some(item) = stream.next().await {
@@ -368,7 +450,10 @@ impl LayerJob {
                         }
                         offset += chunk.len() as u64;
                         if offset > total {
-                            let msg = format!("failed to verify {}: more data than the {total} bytes the manifest declares", self.desc.digest);
+                            let msg = format!(
+                                "failed to verify {}: more data than the {total} bytes the manifest declares",
+                                self.desc.digest
+                            );
                             let _ = tx.send(Chunk::Failed(msg.clone())).await;
                             return Err(Error::corrupt(msg));
                         }
@@ -378,7 +463,12 @@ impl LayerJob {
                         }
                         if last_report.elapsed() >= Duration::from_millis(100) {
                             last_report = Instant::now();
-                            (self.progress)(ProgressEvent::bytes(self.id(), "Downloading", offset, Some(total)));
+                            (self.progress)(ProgressEvent::bytes(
+                                self.id(),
+                                "Downloading",
+                                offset,
+                                Some(total),
+                            ));
                         }
                     }
                     Err(e) => {
@@ -394,7 +484,10 @@ impl LayerJob {
                 None if offset >= total => break,
                 None => {
                     if attempt >= BLOB_ATTEMPTS {
-                        let msg = format!("unexpected EOF downloading {} at byte {offset} of {total}", self.desc.digest);
+                        let msg = format!(
+                            "unexpected EOF downloading {} at byte {offset} of {total}",
+                            self.desc.digest
+                        );
                         let _ = tx.send(Chunk::Failed(msg.clone())).await;
                         return Err(Error::new(ErrorKind::Unavailable, msg));
                     }
@@ -408,43 +501,81 @@ impl LayerJob {
                 }
             }
             let wait = 1u64 << (attempt - 1).min(4);
-            let secs = if wait == 1 { "second".to_string() } else { "seconds".to_string() };
-            (self.progress)(ProgressEvent::with_id(self.id(), format!("Retrying in {wait} {secs}")));
+            let secs = if wait == 1 {
+                "second".to_string()
+            } else {
+                "seconds".to_string()
+            };
+            (self.progress)(ProgressEvent::with_id(
+                self.id(),
+                format!("Retrying in {wait} {secs}"),
+            ));
             tokio::time::sleep(retry_delay(attempt)).await;
         }
-        (self.progress)(ProgressEvent::bytes(self.id(), "Downloading", offset, Some(total)));
+        (self.progress)(ProgressEvent::bytes(
+            self.id(),
+            "Downloading",
+            offset,
+            Some(total),
+        ));
         Ok(())
     }
 
     /// Blocking: decompress + apply the layer from `replay` followed by the channel, verify, commit.
     fn unpack_and_commit<R: Read>(&self, replay: R, channel: Option<ChannelReader>) -> Result<()> {
-        let compression = Compression::from_layer_media_type(&self.desc.media_type)
-            .ok_or_else(|| Error::unsupported(format!("unsupported layer media type {}", self.desc.media_type)))?;
+        let compression =
+            Compression::from_layer_media_type(&self.desc.media_type).ok_or_else(|| {
+                Error::unsupported(format!(
+                    "unsupported layer media type {}",
+                    self.desc.media_type
+                ))
+            })?;
         let prepared = self.store.snapshots.prepare()?;
         let opts = UnpackOptions::for_current_user();
         let (applied, channel) = match channel {
             Some(mut ch) => {
-                let applied = unpack::apply_layer(replay.chain(&mut ch), compression, prepared.path(), &opts);
+                let applied = unpack::apply_layer(
+                    replay.chain(&mut ch),
+                    compression,
+                    &prepared.path(),
+                    &opts,
+                );
                 // Whatever happened, finish the stream so the blob is verified (a corrupt blob explains
                 // a failed decompression better than the decompressor does).
                 ch.drain();
                 (applied, Some(ch))
             }
-            None => (unpack::apply_layer(replay, compression, prepared.path(), &opts), None),
+            None => (
+                unpack::apply_layer(replay, compression, &prepared.path(), &opts),
+                None,
+            ),
         };
         if let Some(ch) = channel
             && let Some(err) = ch.into_error()
         {
             return Err(err);
         }
-        let stats = applied.map_err(|e| Error::new(e.kind, format!("failed to register layer {}: {}", self.desc.digest, e.message)))?;
+        let stats = applied.map_err(|e| {
+            Error::new(
+                e.kind,
+                format!(
+                    "failed to register layer {}: {}",
+                    self.desc.digest, e.message
+                ),
+            )
+        })?;
         if stats.diff_id != self.diff_id {
             return Err(Error::corrupt(format!(
                 "failed to register layer {}: diff id {} does not match {} in the image config",
                 self.desc.digest, stats.diff_id, self.diff_id
             )));
         }
-        (self.progress)(ProgressEvent::bytes(self.id(), "Extracting", self.desc.size, Some(self.desc.size)));
+        (self.progress)(ProgressEvent::bytes(
+            self.id(),
+            "Extracting",
+            self.desc.size,
+            Some(self.desc.size),
+        ));
         self.store.snapshots.commit(prepared, &self.chain_id)?;
         self.store.db().insert_layer(&LayerRecord {
             chain_id: self.chain_id.clone(),
@@ -454,7 +585,11 @@ impl LayerJob {
             media_type: self.desc.media_type.clone(),
             compressed_size: self.desc.size,
             size: stats.content_size,
-            whiteout_form: if opts.overlay_whiteouts { "overlay".into() } else { "aufs".into() },
+            whiteout_form: if opts.overlay_whiteouts {
+                "overlay".into()
+            } else {
+                "aufs".into()
+            },
         })?;
         Ok(())
     }
@@ -469,9 +604,12 @@ fn retry_delay(attempt: u32) -> Duration {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(Error::new(ErrorKind::Internal, format!("worker thread failed: {e}"))))
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(Error::new(
+            ErrorKind::Internal,
+            format!("worker thread failed: {e}"),
+        ))
+    })
 }
 
 /// The blocking end of a layer's byte channel: every chunk read is also appended to the ingest
@@ -487,7 +625,14 @@ struct ChannelReader {
 
 impl ChannelReader {
     fn new(rx: mpsc::Receiver<Chunk>, ingest: Ingest, job: Arc<LayerJob>) -> Self {
-        ChannelReader { rx, ingest: Some(ingest), job, current: Bytes::new(), error: None, done: false }
+        ChannelReader {
+            rx,
+            ingest: Some(ingest),
+            job,
+            current: Bytes::new(),
+            error: None,
+            done: false,
+        }
     }
 
     fn finish(&mut self) {
@@ -495,7 +640,9 @@ impl ChannelReader {
         if let Some(ingest) = self.ingest.take() {
             (self.job.progress)(ProgressEvent::with_id(self.job.id(), "Verifying Checksum"));
             match ingest.commit() {
-                Ok(()) => (self.job.progress)(ProgressEvent::with_id(self.job.id(), "Download complete")),
+                Ok(()) => {
+                    (self.job.progress)(ProgressEvent::with_id(self.job.id(), "Download complete"))
+                }
                 Err(e) => self.error = Some(e),
             }
         }

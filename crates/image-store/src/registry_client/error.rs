@@ -71,7 +71,11 @@ impl RegistryError {
             err.detail = detail;
         } else {
             let text = String::from_utf8_lossy(body);
-            let text = text.trim();
+            // An error document without entries (`{"errors":[]}`) says nothing: fall back to
+            // the status line, as Docker does.
+            let empty_doc = serde_json::from_slice::<serde_json::Value>(body)
+                .is_ok_and(|v| v.get("errors").is_some());
+            let text = if empty_doc { "" } else { text.trim() };
             err.message = truncate(text, 1024);
             err.code = match status {
                 401 => Some("UNAUTHORIZED".into()),

@@ -200,12 +200,37 @@ pub fn map_reqwest_error(url: &str, e: &reqwest::Error) -> RegistryError {
         _ if e.is_connect() => "connection failed",
         _ => "connection error",
     };
+    // Refused connections read as Go's net package words them, which is what Docker prints.
+    if e.is_connect() && chain_has_io_kind(e, std::io::ErrorKind::ConnectionRefused) {
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+            .unwrap_or_default();
+        return RegistryError::new(
+            kind,
+            url,
+            format!("dial tcp {host}: connect: connection refused"),
+        );
+    }
     let message = if msg.is_empty() {
         what.to_string()
     } else {
         format!("{what}: {msg}")
     };
     RegistryError::new(kind, url, message)
+}
+
+fn chain_has_io_kind(e: &(dyn std::error::Error + 'static), kind: std::io::ErrorKind) -> bool {
+    let mut cur = Some(e);
+    while let Some(s) = cur {
+        if s.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == kind)
+        {
+            return true;
+        }
+        cur = s.source();
+    }
+    false
 }
 
 /// Whether a rustls error is somewhere in the chain (io errors hide theirs behind `get_ref`).
