@@ -7,13 +7,23 @@ use test_support::{BuiltImage, BuiltIndex, ImageSpec, OciLayout, Registry};
 
 pub struct Env {
     pub dir: tempfile::TempDir,
+    vars: Vec<(String, String)>,
 }
 
 impl Env {
     pub fn new() -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("docker")).unwrap();
-        Env { dir }
+        Env {
+            dir,
+            vars: Vec::new(),
+        }
+    }
+
+    /// An extra environment variable for every strata run of this env.
+    pub fn with_var(mut self, k: &str, v: &str) -> Env {
+        self.vars.push((k.into(), v.into()));
+        self
     }
 
     pub fn root(&self) -> PathBuf {
@@ -30,7 +40,9 @@ impl Env {
             .env("STRATA_CONFIG", self.dir.path().join("strata-config.json"))
             .env("DOCKER_CONFIG", self.docker_config())
             .env("STRATA_RETRY_BASE_MS", "20")
-            .env_remove("DOCKER_DEFAULT_PLATFORM");
+            .env_remove("DOCKER_DEFAULT_PLATFORM")
+            .env_remove("STRATA_SNAPSHOTTER")
+            .envs(self.vars.iter().map(|(k, v)| (k, v)));
         c
     }
 

@@ -121,44 +121,94 @@ fn pull_oci_image_prints_docker_lines_and_records_the_image() {
 fn union_view_honours_overrides_whiteouts_opaque_dirs_and_links() {
     let reg = Registry::start().unwrap();
     publish(&reg, &sample_image(), "lab/union:latest");
-    let env = Env::new();
     let name = format!("{}/lab/union", reg.addr);
-    let out = env.ok(&["pull", &name]);
+    for driver in ["overlay", "copy"] {
+        let env = Env::new().with_var("STRATA_SNAPSHOTTER", driver);
+        let out = env.ok(&["pull", &name]);
+        assert!(
+            out.starts_with("Using default tag: latest\nlatest: Pulling from lab/union\n"),
+            "{out}"
+        );
+        assert!(out.ends_with(&format!("{name}:latest\n")), "{out}");
+        let m = Mounted::new(&env, &name);
+        let p = &m.path.clone();
+        assert_eq!(
+            read(&p.join("etc/a")),
+            "a2\n",
+            "{driver}: the later layer's file wins"
+        );
+        assert!(!p.join("etc/b").exists(), "{driver}: a whiteout deletes");
+        assert!(
+            !p.join("dir/x").exists(),
+            "{driver}: an opaque directory hides what is below"
+        );
+        assert_eq!(read(&p.join("dir/y")), "y\n");
+        assert_eq!(
+            std::fs::read_link(p.join("etc/link")).unwrap().to_str(),
+            Some("a")
+        );
+        assert_eq!(
+            read(&p.join("etc/hard")),
+            "a1\n",
+            "{driver}: the hard link keeps layer 1's content"
+        );
+        let tool = std::fs::metadata(p.join("bin/tool")).unwrap();
+        assert_eq!(tool.mode() & 0o777, 0o755);
+        // No overlay whiteout devices or AUFS markers show through.
+        assert!(!p.join("etc/.wh.b").exists() && !p.join("dir/.wh..wh..opq").exists());
+        assert!(
+            std::fs::write(p.join("etc/new"), "x").is_err(),
+            "{driver}: the view is read-only"
+        );
+        // Mounting again gives the same path.
+        assert_eq!(
+            env.ok(&["image", "mount", &name]).trim(),
+            p.to_str().unwrap()
+        );
+        assert_eq!(env.inspect(&name)["GraphDriver"]["Name"], driver);
+        drop(m);
+        assert!(
+            !p.exists() || std::fs::read_dir(p).unwrap().next().is_none(),
+            "{driver}: unmounted"
+        );
+        let err = env.fails(&["image", "unmount", &name]);
+        assert!(err.contains("is not mounted"), "{err}");
+    }
+}
+
+#[test]
+fn tty_progress_redraws_lines_in_place() {
+    let reg = Registry::start().unwrap();
+    let built = publish(&reg, &sample_image(), "lab/tty:1");
+    let env = Env::new();
+    let name = format!("{}/lab/tty:1", reg.addr);
+    // `script` runs strata on a pseudo-terminal, as a user's shell would.
+    let mut script = std::process::Command::new("script");
+    let inner = env.cmd();
+    script.envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))));
+    let cmdline = format!("{} pull {name}", env!("CARGO_BIN_EXE_strata"));
+    let out = script
+        .args(["-qfec", &cmdline, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.starts_with("Using default tag: latest\nlatest: Pulling from lab/union\n"),
-        "{out}"
+        text.contains("\x1b[2K"),
+        "lines are redrawn in place: {text:?}"
     );
-    assert!(out.ends_with(&format!("{name}:latest\n")), "{out}");
-    let m = Mounted::new(&env, &name);
-    let p = &m.path;
-    assert_eq!(
-        read(&p.join("etc/a")),
-        "a2\n",
-        "the later layer's file wins"
-    );
-    assert!(!p.join("etc/b").exists(), "a whiteout deletes");
+    let first = built.layer_digests[0].short();
     assert!(
-        !p.join("dir/x").exists(),
-        "an opaque directory hides what is below"
+        text.contains(&format!("{first}: Downloading [")),
+        "a progress bar: {text:?}"
     );
-    assert_eq!(read(&p.join("dir/y")), "y\n");
-    assert_eq!(
-        std::fs::read_link(p.join("etc/link")).unwrap().to_str(),
-        Some("a")
+    assert!(
+        text.contains(&format!("{first}: Pull complete")),
+        "{text:?}"
     );
-    assert_eq!(
-        read(&p.join("etc/hard")),
-        "a1\n",
-        "the hard link keeps layer 1's content"
-    );
-    let tool = std::fs::metadata(p.join("bin/tool")).unwrap();
-    assert_eq!(tool.mode() & 0o777, 0o755);
-    // Read-only.
-    assert!(std::fs::write(p.join("etc/new"), "x").is_err());
-    // Mounting again gives the same path.
-    assert_eq!(
-        env.ok(&["image", "mount", &name]).trim(),
-        p.to_str().unwrap()
+    assert!(
+        text.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{text:?}"
     );
 }
 

@@ -30,8 +30,10 @@ use tokio::sync::{Semaphore, mpsc};
 
 /// Largest config blob accepted (Docker's limit is 8 MiB as well).
 const MAX_CONFIG_SIZE: u64 = 8 << 20;
-/// Chunks in flight between the network and the unpacker, per layer.
-const CHANNEL_CHUNKS: usize = 32;
+/// Chunks in flight between the network and the unpacker, per layer. Kept small on purpose: a
+/// chunk is a slice of the HTTP client's read buffer (up to a few hundred KB) and pins all of it,
+/// so 32 chunks cost ~60 MB peak RSS on the bench image where 4 cost ~27 MB, at the same speed.
+const CHANNEL_CHUNKS: usize = 4;
 /// Attempts to (re)open a layer stream before giving up.
 const BLOB_ATTEMPTS: u32 = 5;
 
@@ -77,6 +79,7 @@ pub async fn pull(
     opts: &PullOptions,
     progress: &ProgressSink,
 ) -> Result<PullOutcome> {
+    sweep_leftovers(store);
     let outcome = pull_one(store, client, reference, opts, progress).await?;
     progress(ProgressEvent::status(format!(
         "Digest: {}",
@@ -98,6 +101,7 @@ pub async fn pull_all_tags(
     opts: &PullOptions,
     progress: &ProgressSink,
 ) -> Result<Vec<PullOutcome>> {
+    sweep_leftovers(store);
     let mut tags = client
         .list_tags(name.domain(), name.path())
         .await
@@ -114,6 +118,14 @@ pub async fn pull_all_tags(
     }
     report_status(progress, &name.familiar_name(), any_new);
     Ok(outcomes)
+}
+
+/// Removes what killed pulls left behind and nobody holds: unpack directories, and ingests old
+/// enough that no one will resume them (younger ones are resumed by the next pull of that blob).
+/// Best effort: a failure here never fails the pull.
+fn sweep_leftovers(store: &Store) {
+    let _ = store.snapshots.cleanup_tmp();
+    let _ = store.content.cleanup_stale_ingests();
 }
 
 async fn pull_one(

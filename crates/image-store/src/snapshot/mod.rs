@@ -503,7 +503,24 @@ impl Snapshots {
         for chain_id in lowers {
             crate::unpack::apply_dir_onto(&self.layer_dir(chain_id), merged, &opts)?;
         }
-        Ok(())
+        // Read-only like an overlay view: a read-only bind mount of the copy onto itself. Without
+        // the privilege to mount (rootless), the copy stays writable: it is a private copy anyway.
+        match rustix::mount::mount_bind(merged, merged) {
+            Ok(()) => {
+                if let Err(e) =
+                    rustix::mount::mount_remount(merged, MountFlags::BIND | MountFlags::RDONLY, "")
+                {
+                    let _ = rustix::mount::unmount(merged, UnmountFlags::DETACH);
+                    return Err(errno_err(
+                        format_args!("remount {} read-only", merged.display()),
+                        e,
+                    ));
+                }
+                Ok(())
+            }
+            Err(Errno::PERM | Errno::ACCESS) => Ok(()),
+            Err(e) => Err(errno_err(format_args!("bind {}", merged.display()), e)),
+        }
     }
 
     /// Unmounts a view (lazily detaching it if busy) and removes its directory. Unknown

@@ -317,7 +317,8 @@ fn check_union_semantics(driver: Driver, overlay_form: bool) {
         !m.join(".wh.removed.txt").exists() && !m.join("opq/.wh..wh..opq").exists(),
         "no markers leak"
     );
-    assert_eq!(snaps.is_mounted("img").unwrap(), driver == Driver::Overlay);
+    // Both drivers give a mount: overlay, or a read-only bind of the copy onto itself (as root).
+    assert!(snaps.is_mounted("img").unwrap());
     snaps.unmount_view("img").unwrap();
     assert!(!tmp.path().join("mounts/img").exists());
     assert_eq!(
