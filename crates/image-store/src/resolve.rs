@@ -23,6 +23,9 @@ pub struct Resolved {
 /// Maps a registry error on a manifest request to Docker's message (§2.5 of the semantics notes).
 pub fn manifest_error(reference: &Reference, e: RegistryError) -> Error {
     let familiar = reference.familiar_string();
+    if e.message.ends_with("no basic auth credentials") {
+        return Error::new(ErrorKind::Unauthorized, e.message);
+    }
     match (e.code.as_deref(), e.status) {
         (Some("MANIFEST_UNKNOWN"), _) | (None, Some(404)) => Error::not_found(format!(
             "manifest for {familiar} not found: manifest unknown: manifest unknown"
@@ -32,7 +35,7 @@ pub fn manifest_error(reference: &Reference, e: RegistryError) -> Error {
             reference.familiar_name(),
             e.docker_suffix()
         )),
-        (Some("DENIED") | Some("UNAUTHORIZED"), _) | (None, Some(401 | 403)) => Error::new(
+        (Some("DENIED"), _) | (None, Some(403)) => Error::new(
             ErrorKind::Unauthorized,
             format!(
                 "pull access denied for {}, repository does not exist or may require 'docker login': {}",
@@ -44,6 +47,10 @@ pub fn manifest_error(reference: &Reference, e: RegistryError) -> Error {
                 }
             ),
         ),
+        // Passed through as the registry words it (`unauthorized: authentication required`).
+        (Some("UNAUTHORIZED"), _) | (None, Some(401)) => {
+            Error::new(ErrorKind::Unauthorized, e.docker_suffix())
+        }
         _ => registry_error(e),
     }
 }

@@ -81,6 +81,26 @@ pub fn compression_image() -> ImageSpec {
 
 /// linux/amd64, linux/arm64/v8 and linux/arm/v7 images; each has `/arch.txt` holding its platform
 /// followed by a newline. Use with `OciLayout::add_index` (OCI index or Docker manifest list).
+/// Four small gzip layers: one more than Docker's default download concurrency, so the last
+/// layer shows `Waiting`. Used for the output goldens recorded from a real Docker.
+pub fn four_layer_image() -> ImageSpec {
+    let layers = (1..=4)
+        .map(|i| {
+            LayerSpec::new(
+                Comp::Gzip,
+                vec![Entry::file(
+                    &format!("layer{i}.txt"),
+                    format!("layer {i}\n"),
+                )],
+            )
+        })
+        .collect();
+    ImageSpec {
+        layers,
+        ..ImageSpec::default()
+    }
+}
+
 pub fn multi_arch_specs() -> Vec<ImageSpec> {
     [("amd64", None), ("arm64", Some("v8")), ("arm", Some("v7"))]
         .into_iter()

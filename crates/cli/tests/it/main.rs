@@ -5,4 +5,5 @@ mod auth;
 mod common;
 mod concurrency;
 mod faults;
+mod golden;
 mod pull;

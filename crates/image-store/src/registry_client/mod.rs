@@ -773,6 +773,20 @@ impl RegistryClient {
                         authz = Some(h);
                         continue;
                     }
+                    if matches!(ch, Challenge::Basic { .. }) {
+                        // Docker's words for a Basic registry and no stored credentials.
+                        let method = req.method.as_str();
+                        let method =
+                            format!("{}{}", &method[..1], method[1..].to_ascii_lowercase());
+                        let url = error::redact_url(&req.url);
+                        let mut err = RegistryError::new(
+                            RegistryErrorKind::Http,
+                            "",
+                            format!("{method} \"{url}\": no basic auth credentials"),
+                        );
+                        err.status = Some(401);
+                        return Err(err);
+                    }
                 }
             }
             return self.answer(resp, &req.url, read_body).await;

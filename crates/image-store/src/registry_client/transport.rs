@@ -206,10 +206,20 @@ pub fn map_reqwest_error(url: &str, e: &reqwest::Error) -> RegistryError {
             .ok()
             .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
             .unwrap_or_default();
+        // Docker names the registry's API root here (`Get "http://host/v2/"`): the host, not
+        // the request, is what could not be reached.
+        let shown = reqwest::Url::parse(url)
+            .ok()
+            .map(|mut u| {
+                u.set_path("/v2/");
+                u.set_query(None);
+                super::error::redact_url(u.as_str())
+            })
+            .unwrap_or_default();
         return RegistryError::new(
             kind,
-            url,
-            format!("dial tcp {host}: connect: connection refused"),
+            "",
+            format!("Get \"{shown}\": dial tcp {host}: connect: connection refused"),
         );
     }
     let message = if msg.is_empty() {
