@@ -42,6 +42,18 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(commands::tag::TagArgs),
+    /// Show the history of an image
+    History(commands::history::HistoryArgs),
+    /// Display system-wide information
+    Info(commands::info::InfoArgs),
+    /// Manage strata
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// Manage Docker image manifests and manifest lists
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
     /// Log in to a registry
     Login(commands::login::LoginArgs),
     /// Log out from a registry
@@ -57,10 +69,28 @@ pub enum ImageCommand {
     Ls(commands::images::ImagesArgs),
     /// Display detailed information on one or more images
     Inspect(commands::inspect::InspectArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(commands::tag::TagArgs),
+    /// Show the history of an image
+    History(commands::history::HistoryArgs),
     /// Mount an image's layers read-only as one filesystem and print its path
     Mount(commands::mount::MountArgs),
     /// Unmount an image mounted with `image mount`
     Unmount(commands::mount::MountArgs),
+}
+
+#[derive(Subcommand)]
+pub enum SystemCommand {
+    /// Show strata disk usage
+    Df(commands::system::DfArgs),
+    /// Display system-wide information
+    Info(commands::info::InfoArgs),
+}
+
+#[derive(Subcommand)]
+pub enum ManifestCommand {
+    /// Display an image manifest, or manifest list
+    Inspect(commands::manifest::InspectArgs),
 }
 
 fn main() -> ExitCode {

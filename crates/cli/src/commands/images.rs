@@ -22,6 +22,12 @@ pub struct ImagesArgs {
     /// Don't truncate output
     #[arg(long)]
     pub no_trunc: bool,
+    /// Filter output based on conditions provided (dangling, reference, label, before, since, until)
+    #[arg(short, long, value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
     /// REPOSITORY[:TAG]
     pub reference: Option<String>,
 }

@@ -8,6 +8,9 @@ use oci_model::Result;
 
 #[derive(Args)]
 pub struct InspectArgs {
+    /// Format output using a custom template: 'json', or a Go template
+    #[arg(short, long, value_name = "string")]
+    pub format: Option<String>,
     /// IMAGE [IMAGE...]
     #[arg(required = true)]
     pub images: Vec<String>,

@@ -1,12 +1,17 @@
 //! One module per command; each parses nothing itself (clap did) and renders what image-store returns.
 
+pub mod history;
 pub mod images;
+pub mod info;
 pub mod inspect;
 pub mod login;
+pub mod manifest;
 pub mod mount;
 pub mod pull;
+pub mod system;
+pub mod tag;
 
-use crate::{Cli, Command, Global, ImageCommand};
+use crate::{Cli, Command, Global, ImageCommand, ManifestCommand, SystemCommand};
 use image_store::config::{Config, default_config_path, default_root};
 use image_store::registry_client::{ClientOptions, RegistryClient};
 use image_store::store::Store;
@@ -61,6 +66,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => inspect::run(&ctx, a),
         Command::Image(ImageCommand::Mount(a)) => mount::mount(&ctx, a),
         Command::Image(ImageCommand::Unmount(a)) => mount::unmount(&ctx, a),
+        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => tag::run(&ctx, a),
+        Command::History(a) | Command::Image(ImageCommand::History(a)) => history::run(&ctx, a),
+        Command::Info(a) | Command::System(SystemCommand::Info(a)) => info::run(&ctx, a),
+        Command::System(SystemCommand::Df(a)) => system::df(&ctx, a),
+        Command::Manifest(ManifestCommand::Inspect(a)) => manifest::inspect(&ctx, a),
         Command::Login(a) => login::login(&ctx, a),
         Command::Logout(a) => login::logout(&ctx, a),
     }
