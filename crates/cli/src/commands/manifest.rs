@@ -48,11 +48,7 @@ pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<u8> {
                 insecure_registries: insecure,
                 ..ClientOptions::default()
             })?;
-            super::runtime()?.block_on(manifest_inspect::inspect(
-                &client,
-                &reference,
-                a.verbose,
-            ))?
+            super::runtime()?.block_on(manifest_inspect::inspect(&client, &reference, a.verbose))?
         }
         _ => unreachable!("clap takes one or two references"),
     };
