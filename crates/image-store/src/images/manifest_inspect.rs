@@ -175,9 +175,11 @@ fn no_such_manifest(reference: &Reference) -> Error {
     Error::not_found(format!("no such manifest: {reference}"))
 }
 
-/// The docker CLI treats unknown manifests and repositories and refused credentials as "not at
-/// this endpoint" and, out of endpoints, says `no such manifest: <ref>`; other failures keep
-/// their own words.
+/// The docker CLI treats unknown manifests and repositories, refused credentials and answers
+/// without an error document as "not at this endpoint" and, out of endpoints, says
+/// `no such manifest: <ref>`. Other registry errors read as distribution's `errcode` prints them
+/// (`denied: requested access to the resource is denied`; not the daemon's pull wording of
+/// [`resolve::manifest_error`]); failures to connect keep their own words.
 fn fetch_error(reference: &Reference, e: RegistryError) -> Error {
     let not_here = matches!(
         e.code.as_deref(),
@@ -187,7 +189,7 @@ fn fetch_error(reference: &Reference, e: RegistryError) -> Error {
     if not_here {
         no_such_manifest(reference)
     } else if e.code.is_some() {
-        resolve::manifest_error(reference, e)
+        Error::new(e.error_kind(), e.docker_suffix())
     } else {
         resolve::registry_error(e)
     }
@@ -632,6 +634,13 @@ mod tests {
             br#"{"errors":[{"code":"TAG_INVALID","message":"bad tag"}]}"#,
             None,
         );
-        assert!(fetch_error(&r, e).to_string().contains("bad tag"));
+        assert_eq!(fetch_error(&r, e).to_string(), "tag invalid: bad tag");
+        let e = RegistryError::from_response(403, "http://x/v2/a/b/manifests/t", b"", None);
+        let err = fetch_error(&r, e);
+        assert_eq!(err.kind, ErrorKind::Unauthorized);
+        assert_eq!(
+            err.to_string(),
+            "denied: requested access to the resource is denied"
+        );
     }
 }
