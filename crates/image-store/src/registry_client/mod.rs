@@ -780,11 +780,12 @@ impl RegistryClient {
                             format!("{}{}", &method[..1], method[1..].to_ascii_lowercase());
                         let url = error::redact_url(&req.url);
                         let mut err = RegistryError::new(
-                            RegistryErrorKind::Http,
-                            "",
+                            RegistryErrorKind::NoCredentials,
+                            &req.url,
                             format!("{method} \"{url}\": no basic auth credentials"),
                         );
                         err.status = Some(401);
+                        err.code = Some("UNAUTHORIZED".into());
                         return Err(err);
                     }
                 }
