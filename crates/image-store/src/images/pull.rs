@@ -140,11 +140,6 @@ async fn pull_one(
         (None, Some(tag)) => tag.to_string(),
         (None, None) => return Err(Error::invalid("reference has neither tag nor digest")),
     };
-    progress(ProgressEvent::with_id(
-        header_id,
-        format!("Pulling from {}", reference.path()),
-    ));
-
     let wanted = opts
         .platform
         .clone()
@@ -158,6 +153,11 @@ async fn pull_one(
         manifest_bytes,
         manifest,
     } = resolved;
+    // Like Docker, only once the registry has answered with a manifest.
+    progress(ProgressEvent::with_id(
+        header_id,
+        format!("Pulling from {}", reference.path()),
+    ));
 
     // Raw bytes are the truth: store them exactly as received.
     if let Some((_, bytes)) = &index {

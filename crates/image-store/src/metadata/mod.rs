@@ -207,11 +207,33 @@ fn image_from_row(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
 impl Db {
     /// Opens (creating and migrating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Db> {
+        // Two processes creating the database at the same moment can see SQLITE_BUSY from the
+        // journal-mode switch or the schema migration without the busy handler being consulted
+        // (it is not used while the WAL index is being set up): retry those, within the timeout.
+        let start = std::time::Instant::now();
+        loop {
+            match Self::open_once(path) {
+                Err(e) if e.kind == ErrorKind::Unavailable && start.elapsed() < BUSY_TIMEOUT => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Db> {
         let mut conn = Connection::open(path).map_err(db_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        // Switching the mode takes a lock; skip it when the database is already in WAL mode.
+        let current: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .map_err(db_err)?;
+        let mode: String = if current.eq_ignore_ascii_case("wal") {
+            current
+        } else {
+            conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+                .map_err(db_err)?
+        };
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::new(
                 ErrorKind::Unsupported,
@@ -243,9 +265,20 @@ impl Db {
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits it.
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db_err)?;
+        let start = std::time::Instant::now();
+        let tx = loop {
+            match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+                Ok(tx) => break tx,
+                // BUSY despite the busy handler (e.g. during another process's WAL recovery).
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && start.elapsed() < BUSY_TIMEOUT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(db_err(e)),
+            }
+        };
         let out = f(&tx)?;
         tx.commit().map_err(db_err)?;
         Ok(out)

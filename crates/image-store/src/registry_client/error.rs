@@ -115,6 +115,18 @@ impl RegistryError {
         }
     }
 
+    /// How many attempts this failure deserves out of `max`: a refused connection (nothing
+    /// listens) gets one retry, not the whole backoff series — Docker fails at once there.
+    pub fn attempts_allowed(&self, max: u32) -> u32 {
+        if self.kind == RegistryErrorKind::Connection
+            && self.message.ends_with("connection refused")
+        {
+            max.min(2)
+        } else {
+            max
+        }
+    }
+
     /// The text Docker appends after its own context: `manifest unknown: manifest unknown` — the
     /// code lowercased with `_` → space, `": "`, then the message. Without a code, the message;
     /// without either, Docker's `received unexpected HTTP status: <status>`.
