@@ -1,7 +1,9 @@
 //! Image verbs, one file each.
 
+pub mod filter;
 pub mod inspect;
 pub mod list;
 pub mod lookup;
 pub mod mount;
+pub mod path_match;
 pub mod pull;
