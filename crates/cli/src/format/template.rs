@@ -56,6 +56,7 @@ impl Format {
     }
 
     /// Whether the template text contains `needle` (docker/cli `Format.Contains`).
+    #[allow(dead_code)] // API for the other formatting commands
     pub fn contains(&self, needle: &str) -> bool {
         match self {
             Format::Table(Some(t)) | Format::Raw(t) => t.contains(needle),
@@ -820,6 +821,7 @@ pub fn render_values(
 }
 
 /// One execution of `template` (already pre-processed) against a JSON value, no newline added.
+#[allow(dead_code)] // API for info and the other formatting commands
 pub fn render_one(template: &str, value: &serde_json::Value) -> Result<String, TemplateError> {
     Parsed::new(template)?.execute(&from_json(value))
 }

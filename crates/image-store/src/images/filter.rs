@@ -140,9 +140,7 @@ impl ImageFilter {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for a in args {
             let Some((k, v)) = a.split_once('=') else {
-                return Err(Error::invalid(format!(
-                    "bad format of filter (expected name=value)"
-                )));
+                return Err(Error::invalid("bad format of filter (expected name=value)"));
             };
             pairs.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
