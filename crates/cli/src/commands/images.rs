@@ -75,6 +75,7 @@ const HEADERS: &[(&str, &str)] = &[
     ("CreatedSince", "CREATED"),
     ("CreatedAt", "CREATED AT"),
     ("Size", "SIZE"),
+    ("VirtualSize", "SIZE"),
     ("Containers", "CONTAINERS"),
     ("SharedSize", "SHARED SIZE"),
     ("UniqueSize", "UNIQUE SIZE"),
@@ -114,7 +115,8 @@ fn image_format(source: &str, quiet: bool, digests: bool) -> Format {
 }
 
 /// One row as docker/cli's `imageContext` shows it.
-fn row_value(r: &ImageRow, no_trunc: bool, now: i64) -> serde_json::Value {
+/// `show_digest`: docker/cli fills `.Digest` only with `--digests` or a format naming it.
+fn row_value(r: &ImageRow, no_trunc: bool, show_digest: bool, now: i64) -> serde_json::Value {
     let id = if no_trunc {
         r.image.id.clone()
     } else {
@@ -129,13 +131,15 @@ fn row_value(r: &ImageRow, no_trunc: bool, now: i64) -> serde_json::Value {
         "Containers": "N/A",
         "CreatedAt": go_time_string(r.image.created_unix),
         "CreatedSince": created_since(r.image.created_unix, now),
-        "Digest": r.digest,
+        "Digest": if show_digest { r.digest.as_str() } else { "<none>" },
         "ID": id,
         "Repository": r.repository,
         "SharedSize": "N/A",
         "Size": human_size_with_precision(r.image.size as f64, 3),
         "Tag": r.tag,
         "UniqueSize": "N/A",
+        // Docker 28's CLI still has `.VirtualSize` (= Size); removed in 29.
+        "VirtualSize": human_size_with_precision(r.image.size as f64, 3),
     })
 }
 
@@ -151,8 +155,18 @@ pub fn run(ctx: &Ctx, a: ImagesArgs) -> Result<u8> {
     let now = now_ts.as_second();
     let source = a.format.clone().unwrap_or_else(|| "table".to_string());
     let format = image_format(&source, a.quiet, a.digests);
-    let values: Vec<serde_json::Value> =
-        rows.iter().map(|r| row_value(r, a.no_trunc, now)).collect();
+    let show_digest = a.digests || format.contains("{{.Digest}}");
+    let mut rows = rows;
+    if !show_digest {
+        // One row per repository:tag; a repository with only digests shows TAG <none>.
+        rows.dedup_by(|b, a| {
+            a.image.id == b.image.id && a.repository == b.repository && a.tag == b.tag
+        });
+    }
+    let values: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| row_value(r, a.no_trunc, show_digest, now))
+        .collect();
     match render(&format, DEFAULT_TABLE, HEADERS, &values) {
         Ok(out) => {
             print!("{out}");

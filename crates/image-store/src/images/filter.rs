@@ -120,7 +120,12 @@ fn bool_value(key: &str, values: &[&str]) -> Result<Option<bool>> {
         let b = match v.to_ascii_lowercase().as_str() {
             "true" | "1" => true,
             "false" | "0" => false,
-            _ => return Err(Error::invalid(format!("invalid filter '{key}={v}'"))),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "invalid filter '{key}=[{}]'",
+                    values.join(" ")
+                )));
+            }
         };
         if seen.is_some_and(|s| s != b) {
             return Err(Error::invalid(format!(
@@ -274,7 +279,7 @@ mod tests {
         assert_eq!(bool_value("dangling", &["0"]).unwrap(), Some(false));
         assert_eq!(
             bool_value("dangling", &["maybe"]).unwrap_err().message,
-            "invalid filter 'dangling=maybe'"
+            "invalid filter 'dangling=[maybe]'"
         );
         assert_eq!(
             bool_value("dangling", &["false", "true"])
