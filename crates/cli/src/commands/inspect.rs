@@ -112,7 +112,11 @@ pub fn run(ctx: &Ctx, a: InspectArgs) -> Result<u8> {
         let found = lookup::find_image(&store.db(), name);
         match found.and_then(|id| inspect::inspect(&store, &id)) {
             Ok(v) => values.push(v),
-            Err(e) => errors.push(e),
+            // The docker 28 CLI wraps the daemon's 404 as `no such image: <arg>: <message>`.
+            Err(e) if e.kind == oci_model::ErrorKind::NotFound => {
+                errors.push(format!("no such image: {name}: {e}"))
+            }
+            Err(e) => errors.push(e.to_string()),
         }
     }
     let mut code = 0;
