@@ -7,6 +7,7 @@
 //! - the test registry's port differs from the recording's, so runs of spaces (tabwriter
 //!   padding) are compared as one space;
 //! - dockerd 20.10 says `Invalid filter`; current Docker (and strata) `invalid filter`.
+//!
 //! Not compared: `image inspect` without `--format` (dockerd 20.10 speaks API 1.41 and adds
 //! `Container`, `ContainerConfig`, `VirtualSize` and the legacy empty `Config` keys; strata emits
 //! the current API's object), and the `sample` image's SIZE (Docker counts 34B, the store 33B).
