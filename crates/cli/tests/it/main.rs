@@ -6,5 +6,6 @@ mod common;
 mod concurrency;
 mod faults;
 mod golden;
+mod images;
 mod manifest;
 mod pull;

@@ -1,8 +1,10 @@
 //! Image verbs, one file each.
 
+pub mod filter;
 pub mod inspect;
 pub mod list;
 pub mod lookup;
 pub mod manifest_inspect;
 pub mod mount;
+pub mod path_match;
 pub mod pull;

@@ -315,6 +315,11 @@ async fn pull_one(
         size,
         added_unix: jiff::Timestamp::now().as_second(),
         last_tag_time: None,
+        labels: config
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default(),
         layers,
     };
     let name = reference.name();

@@ -19,7 +19,8 @@ use std::time::Duration;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Schema migrations; migration `i` moves the database from `user_version` i to i + 1.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE images (
     id                  TEXT PRIMARY KEY,          -- sha256:<config digest hex>
     manifest_digest     TEXT NOT NULL,
@@ -93,7 +94,12 @@ CREATE TABLE mounts (
     driver   TEXT NOT NULL,
     refcount INTEGER NOT NULL
 ) STRICT;
-"#];
+"#,
+    // 2: the config labels as a JSON object, for `images --filter label=` without reading configs.
+    r#"
+ALTER TABLE images ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';
+"#,
+];
 
 fn db_err(e: rusqlite::Error) -> Error {
     let kind = match e.sqlite_error_code() {
@@ -138,6 +144,8 @@ pub struct ImageRecord {
     pub created_unix: i64,
     pub architecture: String,
     pub os: String,
+    /// The config's `Labels` (read by `images --filter label=`).
+    pub labels: std::collections::BTreeMap<String, String>,
     pub variant: Option<String>,
     /// Sum of the unpacked layer content sizes (Docker's `Size`).
     pub size: u64,
@@ -184,7 +192,7 @@ impl std::fmt::Debug for Db {
 }
 
 const IMAGE_COLUMNS: &str = "id, manifest_digest, manifest_media_type, config_size, created, created_unix, \
-     architecture, os, variant, size, added_unix, last_tag_time";
+     architecture, os, variant, size, added_unix, last_tag_time, labels";
 
 fn image_from_row(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
     Ok(ImageRecord {
@@ -200,6 +208,7 @@ fn image_from_row(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
         size: row.get::<_, i64>(9)? as u64,
         added_unix: row.get(10)?,
         last_tag_time: row.get(11)?,
+        labels: serde_json::from_str(&row.get::<_, String>(12)?).unwrap_or_default(),
         layers: Vec::new(),
     })
 }
@@ -347,7 +356,7 @@ impl Db {
         self.write(|tx| {
             let inserted = tx
                 .prepare_cached(&format!(
-                    "INSERT INTO images ({IMAGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+                    "INSERT INTO images ({IMAGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
                      ON CONFLICT(id) DO NOTHING"
                 ))
                 .and_then(|mut s| {
@@ -364,6 +373,7 @@ impl Db {
                         image.size as i64,
                         image.added_unix,
                         image.last_tag_time,
+                        serde_json::to_string(&image.labels).unwrap_or_else(|_| "{}".into()),
                     ])
                 })
                 .map_err(db_err)?;
@@ -732,6 +742,7 @@ mod tests {
             size: layers.iter().map(|l| l.size).sum(),
             added_unix: 1_700_000_000,
             last_tag_time: None,
+            labels: [("seed".to_string(), seed.to_string())].into(),
             layers: layers.iter().map(|l| l.chain_id.clone()).collect(),
         }
     }
