@@ -112,10 +112,7 @@ pub fn run(ctx: &Ctx, a: InspectArgs) -> Result<u8> {
         let found = lookup::find_image(&store.db(), name);
         match found.and_then(|id| inspect::inspect(&store, &id)) {
             Ok(v) => values.push(v),
-            // The docker 28 CLI wraps the daemon's 404 as `no such image: <arg>: <message>`.
-            Err(e) if e.kind == oci_model::ErrorKind::NotFound => {
-                errors.push(format!("no such image: {name}: {e}"))
-            }
+            // `No such image: nope:latest`, as a docker 28 CLI and daemon print it.
             Err(e) => errors.push(e.to_string()),
         }
     }

@@ -22,11 +22,25 @@ fn golden(name: &str) -> String {
     read(&path)
 }
 
+/// The recorded goldens come from the docker 28 CLI talking to dockerd 20.10; two version-skew
+/// artefacts are normalised away: 20.10's capitalised `Invalid filter`, and the 28 CLI's wrapper
+/// `no such image: <arg>: ` around 20.10's 404 text. strata prints what a matched 28/28 pair
+/// prints: `Error: No such image: <ref>`.
 fn normalize(s: &str) -> Vec<String> {
+    let unwrap = |l: &str| -> String {
+        match (
+            l.strip_prefix("Error: no such image: "),
+            l.find(": No such image: "),
+        ) {
+            (Some(_), Some(i)) => format!("Error:{}", &l[i + 1..]),
+            _ => l.to_string(),
+        }
+    };
     let mut v: Vec<String> = s
         .lines()
         .map(|l| {
-            l.replace("Invalid filter", "invalid filter")
+            unwrap(l)
+                .replace("Invalid filter", "invalid filter")
                 .split(' ')
                 .filter(|w| !w.is_empty())
                 .collect::<Vec<_>>()
