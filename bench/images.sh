@@ -185,12 +185,12 @@ declare -A CPU
 bench() {
   local key=$1 cmd=$2 want=${3:-} json=$LOGS/$1.json
   if ! eval "$cmd" >"$LOGS/$key.check" 2>&1; then
-    SKIPPED[$key]="fails: $(head -1 "$LOGS/$key.check" | cut -c1-160)"
+    SKIPPED[$key]="fails: $(head -1 "$LOGS/$key.check" | tr -s ' ' | cut -c1-160)"
     log "$key skipped: ${SKIPPED[$key]}"
     return 0
   fi
   if [ -n "$want" ] && ! head -1 "$LOGS/$key.check" | grep -Eq "$want"; then
-    SKIPPED[$key]="output is not what the flag asks for: $(head -1 "$LOGS/$key.check" | cut -c1-80)"
+    SKIPPED[$key]="accepted but not implemented, printed: $(head -1 "$LOGS/$key.check" | tr -s ' ' | cut -c1-60)"
     log "$key skipped: ${SKIPPED[$key]}"
     return 0
   fi
