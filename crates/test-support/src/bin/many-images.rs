@@ -209,7 +209,9 @@ mod tests {
         let dest = format!("{}/bench/many", reg.addr);
         assert_eq!(push_all(dir.path(), &dest, 4).unwrap(), 12);
         for (i, d) in digests.iter().enumerate() {
-            let resp = reg.get_manifest("bench/many", &(i + 1).to_string()).unwrap();
+            let resp = reg
+                .get_manifest("bench/many", &(i + 1).to_string())
+                .unwrap();
             assert_eq!(resp.status, 200, "tag {}", i + 1);
             assert_eq!(resp.header("docker-content-digest"), Some(d.as_str()));
         }
