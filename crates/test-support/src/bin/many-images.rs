@@ -118,7 +118,17 @@ fn push_all(dir: &Path, dest: &str, jobs: usize) -> Result<usize> {
         .filter(|(a, r)| !a.is_empty() && !r.is_empty())
         .with_context(|| format!("destination {dest:?} must be HOST:PORT/REPO"))?;
     let tags = layout_tags(dir)?;
-    let next = AtomicUsize::new(0);
+    let push_one = |tag: &str| {
+        test_support::push_http(dir, tag, addr, &format!("{repo}:{tag}"), None)
+            .with_context(|| format!("pushing {tag} to {dest}"))
+    };
+    // The first tag alone uploads the shared layers: concurrent uploads of one blob race in the
+    // registry (a manifest PUT can then find the blob unknown). The rest only add configs.
+    let Some(first) = tags.first() else {
+        return Ok(0);
+    };
+    push_one(first)?;
+    let next = AtomicUsize::new(1);
     std::thread::scope(|s| -> Result<()> {
         let workers: Vec<_> = (0..jobs.max(1))
             .map(|_| {
@@ -128,8 +138,7 @@ fn push_all(dir: &Path, dest: &str, jobs: usize) -> Result<usize> {
                         let Some(tag) = tags.get(i) else {
                             return Ok(());
                         };
-                        test_support::push_http(dir, tag, addr, &format!("{repo}:{tag}"), None)
-                            .with_context(|| format!("pushing {tag} to {dest}"))?;
+                        push_one(tag)?;
                     }
                 })
             })
