@@ -94,6 +94,12 @@ pub enum ManifestCommand {
 }
 
 fn main() -> ExitCode {
+    // Like Go programs (docker), die quietly on a closed pipe (`strata images | head -1`)
+    // instead of panicking in print!.
+    // SAFETY: resetting a signal disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

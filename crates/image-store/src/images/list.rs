@@ -6,13 +6,15 @@ use crate::metadata::{Db, ImageRecord};
 use oci_model::Result;
 use oci_model::reference::Reference;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct ImageRow {
     pub repository: String,
     pub tag: String,
     pub digest: String,
-    pub image: ImageRecord,
+    /// Shared by the rows of one image (one per repository:tag).
+    pub image: Arc<ImageRecord>,
 }
 
 /// Familiar form of a canonical repository name (`docker.io/library/alpine` → `alpine`).
@@ -31,13 +33,19 @@ pub fn rows(db: &Db, all: bool) -> Result<Vec<ImageRow>> {
 /// match the `reference` patterns are kept (an image left without any is dropped).
 /// `dangling=true` lists only untagged images (with or without `-a`); `dangling=false` hides them.
 pub fn rows_filtered(db: &Db, all: bool, filter: &ImageFilter) -> Result<Vec<ImageRow>> {
-    let images = db.images()?;
+    let images = db.images_summary()?;
+    // Thousands of rows name a few repositories: parse each name once.
+    let mut familiar: HashMap<String, String> = HashMap::new();
+    let mut familiar_of = |repo: &str| -> String {
+        familiar
+            .entry(repo.to_string())
+            .or_insert_with(|| familiar_repo(repo))
+            .clone()
+    };
     let mut tags: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for (repo, tag, id) in db.all_tags()? {
         if filter.matches_reference(&repo, Some(&tag), None) {
-            tags.entry(id)
-                .or_default()
-                .push((familiar_repo(&repo), tag));
+            tags.entry(id).or_default().push((familiar_of(&repo), tag));
         }
     }
     let mut digests: HashMap<String, Vec<(String, String)>> = HashMap::new();
@@ -47,7 +55,7 @@ pub fn rows_filtered(db: &Db, all: bool, filter: &ImageFilter) -> Result<Vec<Ima
             digests
                 .entry(id)
                 .or_default()
-                .push((familiar_repo(&repo), digest));
+                .push((familiar_of(&repo), digest));
         }
     }
     let mut out = Vec::new();
@@ -55,6 +63,7 @@ pub fn rows_filtered(db: &Db, all: bool, filter: &ImageFilter) -> Result<Vec<Ima
         if !filter.matches_image(&image) {
             continue;
         }
+        let image = Arc::new(image);
         let t = tags.remove(&image.id).unwrap_or_default();
         let d = digests.remove(&image.id).unwrap_or_default();
         if filter.dangling == Some(true) && !t.is_empty() {

@@ -131,7 +131,7 @@ fn opt_digest_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Digest>>
 }
 
 /// An image: its config digest (the ID), where it came from and its layers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageRecord {
     /// `sha256:<hex>` of the config bytes.
     pub id: String,
@@ -252,8 +252,11 @@ impl Db {
                 ),
             ));
         }
-        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
-            .map_err(db_err)?;
+        // mmap: listing 1,000 images reads ~300 pages; mapped, they cost no page-cache copies.
+        conn.execute_batch(
+            "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA mmap_size=268435456;",
+        )
+        .map_err(db_err)?;
         migrate(&mut conn)?;
         Ok(Db {
             conn: Mutex::new(conn),
@@ -466,6 +469,22 @@ impl Db {
         for image in &mut images {
             image.layers = layers.remove(&image.id).unwrap_or_default();
         }
+        Ok(images)
+    }
+
+    /// Every image without its layer list (listing needs none), newest first. Sorted here
+    /// rather than in SQL: the index order plus a temporary B-tree cost more than a Vec sort.
+    pub fn images_summary(&self) -> Result<Vec<ImageRecord>> {
+        let mut images: Vec<ImageRecord> = self
+            .conn()
+            .prepare_cached(&format!("SELECT {IMAGE_COLUMNS} FROM images"))
+            .and_then(|mut s| s.query_map([], image_from_row)?.collect())
+            .map_err(db_err)?;
+        images.sort_by(|a, b| {
+            b.created_unix
+                .cmp(&a.created_unix)
+                .then_with(|| a.id.cmp(&b.id))
+        });
         Ok(images)
     }
 
