@@ -1,7 +1,7 @@
 //! `fixture-layout NAME DIR [TAG]`: writes one of the test fixtures as an OCI image layout, so
 //! outside tools (skopeo, docker) can be run on exactly the images the tests use — e.g. to record
 //! the golden outputs of a real Docker (crates/cli/tests/it/golden/record.sh).
-//! NAME: sample | docker-sample | compression | four-layer | busybox | multi-arch | manifest-list
+//! NAME: sample | docker-sample | compression | four-layer | history | no-history | busybox | multi-arch | manifest-list
 
 use test_support::{OciLayout, samples};
 
@@ -31,6 +31,16 @@ fn main() -> anyhow::Result<()> {
         "four-layer" => {
             layout
                 .add_image(&samples::four_layer_image(), tag)?
+                .manifest_digest
+        }
+        "history" => {
+            layout
+                .add_image(&samples::history_image(), tag)?
+                .manifest_digest
+        }
+        "no-history" => {
+            layout
+                .add_image(&samples::no_history_image(), tag)?
                 .manifest_digest
         }
         "busybox" => {
