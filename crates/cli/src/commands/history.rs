@@ -1,8 +1,17 @@
-//! `strata history [-H] [--no-trunc] [-q] [--format] IMAGE`
+//! `strata history [-H] [--no-trunc] [-q] [--format] IMAGE` — docker/cli's history formatter:
+//! `CreatedBy` with tabs as spaces, cut to 45 columns with `…`; dates before 2000 as `N/A`;
+//! `-H=false` prints RFC 3339 dates in the local zone and byte counts; `-q` applies only to
+//! the default table format.
 
 use super::Ctx;
+use crate::format::table::Table;
+use crate::format::units::{human_duration, human_size_with_precision};
+use crate::format::width::ellipsis;
 use clap::{ArgAction, Args};
-use oci_model::{Error, Result};
+use image_store::images::history::{self, HistoryRow};
+use image_store::images::lookup;
+use oci_model::Result;
+use serde_json::{Value, json};
 
 #[derive(Args)]
 pub struct HistoryArgs {
@@ -21,6 +30,127 @@ pub struct HistoryArgs {
     pub image: String,
 }
 
-pub fn run(_ctx: &Ctx, _a: HistoryArgs) -> Result<u8> {
-    Err(Error::unsupported("history: in progress"))
+const DEFAULT_TABLE: &str =
+    "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+const NON_HUMAN_TABLE: &str =
+    "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+/// Placeholder → column header.
+const HEADERS: &[(&str, &str)] = &[
+    ("ID", "IMAGE"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("CreatedBy", "CREATED BY"),
+    ("Size", "SIZE"),
+    ("Comment", "COMMENT"),
+];
+
+/// Dates up to 2000-01-01 are not shown in human units.
+const EPOCH_2000: i64 = 946_684_800;
+
+/// Go's `time.Unix(s, 0).Format(time.RFC3339)` in the local zone (`Z` for UTC).
+pub fn rfc3339_local(unix: i64) -> String {
+    let Ok(ts) = jiff::Timestamp::from_second(unix) else {
+        return String::new();
+    };
+    let zoned = ts.to_zoned(jiff::tz::TimeZone::system());
+    if zoned.offset().seconds() == 0 {
+        zoned.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    } else {
+        zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    }
+}
+
+pub struct Fields {
+    pub id: String,
+    pub created_since: String,
+    pub created_at: String,
+    pub created_by: String,
+    pub size: String,
+    pub comment: String,
+}
+
+pub fn fields(r: &HistoryRow, trunc: bool, human: bool, now: i64) -> Fields {
+    let id = if trunc {
+        let hex = r.id.split_once(':').map_or(r.id.as_str(), |(_, h)| h);
+        hex.chars().take(12).collect()
+    } else {
+        r.id.clone()
+    };
+    let created_at = rfc3339_local(r.created_unix);
+    let created_since = if !human {
+        created_at.clone()
+    } else if r.created_unix <= EPOCH_2000 {
+        "N/A".into()
+    } else {
+        let secs = (now - r.created_unix).max(0) as u64;
+        format!(
+            "{} ago",
+            human_duration(std::time::Duration::from_secs(secs))
+        )
+    };
+    let created_by = r.created_by.replace('\t', " ");
+    let created_by = if trunc {
+        ellipsis(&created_by, 45)
+    } else {
+        created_by
+    };
+    let size = if human {
+        human_size_with_precision(r.size as f64, 3)
+    } else {
+        r.size.to_string()
+    };
+    Fields {
+        id,
+        created_since,
+        created_at,
+        created_by,
+        size,
+        comment: r.comment.clone(),
+    }
+}
+
+impl Fields {
+    /// The template context (keys sorted, as docker's `{{json .}}` prints them).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "Comment": self.comment,
+            "CreatedAt": self.created_at,
+            "CreatedBy": self.created_by,
+            "CreatedSince": self.created_since,
+            "ID": self.id,
+            "Size": self.size,
+        })
+    }
+}
+
+pub fn run(ctx: &Ctx, a: HistoryArgs) -> Result<u8> {
+    let store = ctx.store()?;
+    let id = lookup::find_image(&store.db(), &a.image)?;
+    let rows = history::history(&store, &id)?;
+    let now = jiff::Timestamp::now().as_second();
+    let fields: Vec<Fields> = rows
+        .iter()
+        .map(|r| fields(r, !a.no_trunc, a.human, now))
+        .collect();
+    let format = a.format.as_deref().unwrap_or("table");
+    let out = match format {
+        "table" if a.quiet => fields.iter().map(|f| format!("{}\n", f.id)).collect(),
+        "table" => {
+            let mut t = Table::new();
+            let created = if a.human { "CREATED" } else { "CREATED AT" };
+            t.row(["IMAGE", created, "CREATED BY", "SIZE", "COMMENT"]);
+            for f in &fields {
+                let when = if a.human {
+                    &f.created_since
+                } else {
+                    &f.created_at
+                };
+                t.row([&f.id, when, &f.created_by, &f.size, &f.comment]);
+            }
+            t.render()
+        }
+        custom => render_custom(custom, &fields)?,
+    };
+    print!("{out}");
+    Ok(0)
 }

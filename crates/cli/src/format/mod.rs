@@ -2,3 +2,4 @@
 
 pub mod table;
 pub mod units;
+pub mod width;
