@@ -4,7 +4,7 @@
 //! the default table format.
 
 use super::Ctx;
-use crate::format::table::Table;
+use crate::format::template::{self, Format};
 use crate::format::units::{human_duration, human_size_with_precision};
 use crate::format::width::ellipsis;
 use clap::{ArgAction, Args};
@@ -52,7 +52,7 @@ pub fn rfc3339_local(unix: i64) -> String {
     let Ok(ts) = jiff::Timestamp::from_second(unix) else {
         return String::new();
     };
-    let zoned = ts.to_zoned(jiff::tz::TimeZone::system());
+    let zoned = ts.to_zoned_datetime(jiff::tz::TimeZone::system());
     if zoned.offset().seconds() == 0 {
         zoned.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
     } else {
@@ -132,25 +132,82 @@ pub fn run(ctx: &Ctx, a: HistoryArgs) -> Result<u8> {
         .iter()
         .map(|r| fields(r, !a.no_trunc, a.human, now))
         .collect();
-    let format = a.format.as_deref().unwrap_or("table");
-    let out = match format {
-        "table" if a.quiet => fields.iter().map(|f| format!("{}\n", f.id)).collect(),
-        "table" => {
-            let mut t = Table::new();
-            let created = if a.human { "CREATED" } else { "CREATED AT" };
-            t.row(["IMAGE", created, "CREATED BY", "SIZE", "COMMENT"]);
-            for f in &fields {
-                let when = if a.human {
-                    &f.created_since
-                } else {
-                    &f.created_at
-                };
-                t.row([&f.id, when, &f.created_by, &f.size, &f.comment]);
-            }
-            t.render()
+    let format = Format::parse(a.format.as_deref().unwrap_or("table"));
+    let out = match &format {
+        Format::Table(None) if a.quiet => fields.iter().map(|f| format!("{}\n", f.id)).collect(),
+        Format::Json => fields
+            .iter()
+            .map(|f| format!("{}\n", go_marshal(&f.to_json())))
+            .collect(),
+        _ => {
+            let default = if a.human {
+                DEFAULT_TABLE
+            } else {
+                NON_HUMAN_TABLE
+            };
+            let rows: Vec<Value> = fields.iter().map(Fields::to_json).collect();
+            template::render(&format, default, HEADERS, &rows)?
         }
-        custom => render_custom(custom, &fields)?,
     };
     print!("{out}");
     Ok(0)
+}
+
+/// Go's `json.Marshal`, which docker/cli's formatter contexts use for `json`: `<`, `>`, `&`,
+/// U+2028 and U+2029 escaped as `\u003c`, … (so `<missing>` is `\u003cmissing\u003e`).
+pub fn go_marshal(v: &Value) -> String {
+    let mut out = String::new();
+    for c in v.to_string().chars() {
+        match c {
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, created_unix: i64, created_by: &str, size: u64) -> HistoryRow {
+        HistoryRow {
+            id: id.into(),
+            created_unix,
+            created_by: created_by.into(),
+            tags: vec![],
+            size,
+            comment: "c".into(),
+        }
+    }
+
+    #[test]
+    fn fields_like_docker() {
+        let id = format!("sha256:{}", "ab".repeat(32));
+        let now = 1_700_000_000 + 3 * 86_400;
+        let f = fields(&row(&id, 1_700_000_000, "a\tb", 1500), true, true, now);
+        assert_eq!(f.id, "abababababab");
+        assert_eq!(f.created_since, "3 days ago");
+        assert_eq!(f.created_by, "a b");
+        assert_eq!(f.size, "1.5kB");
+        let f = fields(
+            &row(&id, 946_684_800, &"x".repeat(50), 1500),
+            false,
+            true,
+            now,
+        );
+        assert_eq!(f.id, id);
+        assert_eq!(f.created_since, "N/A");
+        assert_eq!(f.created_by.len(), 50);
+        let f = fields(&row("<missing>", 946_684_801, "x", 1500), true, false, now);
+        assert_eq!(f.id, "<missing>");
+        assert_eq!(f.size, "1500");
+        assert_eq!(f.created_since, f.created_at);
+        assert_eq!(
+            go_marshal(&serde_json::json!({"ID": "<missing>", "B": "a&b"})),
+            r#"{"ID":"\u003cmissing\u003e","B":"a\u0026b"}"#
+        );
+    }
 }

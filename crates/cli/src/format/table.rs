@@ -58,7 +58,7 @@ pub fn tabwrite(text: &str) -> String {
 }
 
 fn width_of(s: &str) -> usize {
-    s.chars().count()
+    super::width::display_width(s)
 }
 
 fn format_block(
