@@ -6,4 +6,5 @@ mod common;
 mod concurrency;
 mod faults;
 mod golden;
+mod history;
 mod pull;
