@@ -1,6 +1,6 @@
 //! Reference → root descriptor (manifest or index) → the platform's manifest → config + layers.
 
-use crate::registry_client::{RegistryClient, RegistryError};
+use crate::registry_client::{RegistryClient, RegistryError, RegistryErrorKind};
 use bytes::Bytes;
 use oci_model::manifest::{self, ImageManifest, Parsed};
 use oci_model::platform::{self, Platform};
@@ -23,7 +23,7 @@ pub struct Resolved {
 /// Maps a registry error on a manifest request to Docker's message (§2.5 of the semantics notes).
 pub fn manifest_error(reference: &Reference, e: RegistryError) -> Error {
     let familiar = reference.familiar_string();
-    if e.message.ends_with("no basic auth credentials") {
+    if e.kind == RegistryErrorKind::NoCredentials {
         return Error::new(ErrorKind::Unauthorized, e.message);
     }
     match (e.code.as_deref(), e.status) {

@@ -1,12 +1,12 @@
 //! `strata images [-a] [-q] [--digests] [--no-trunc] [REPOSITORY[:TAG]]` — Docker's classic table.
 
 use super::Ctx;
-use crate::format::table::Table;
+use crate::format::template::{Format, render};
 use crate::format::units::{human_duration, human_size_with_precision};
 use clap::Args;
+use image_store::images::filter::ImageFilter;
 use image_store::list::{self, ImageRow};
 use oci_model::Result;
-use oci_model::reference::Reference;
 
 #[derive(Args)]
 pub struct ImagesArgs {
@@ -32,13 +32,6 @@ pub struct ImagesArgs {
     pub reference: Option<String>,
 }
 
-fn matches(row: &ImageRow, want: &Reference) -> bool {
-    if row.repository != want.familiar_name() {
-        return false;
-    }
-    want.tag().is_none_or(|t| t == row.tag)
-}
-
 pub fn created_since(created_unix: i64, now: i64) -> String {
     if created_unix <= 0 {
         return "N/A".into();
@@ -50,57 +43,176 @@ pub fn created_since(created_unix: i64, now: i64) -> String {
     )
 }
 
-pub fn run(ctx: &Ctx, a: ImagesArgs) -> Result<u8> {
-    let want = a
-        .reference
-        .as_deref()
-        .map(Reference::parse_normalized)
-        .transpose()?;
-    let store = ctx.store()?;
-    let rows = list::rows(&store.db(), a.all)?;
-    let rows: Vec<ImageRow> = rows
-        .into_iter()
-        .filter(|r| want.as_ref().is_none_or(|w| matches(r, w)))
-        .collect();
-    let id_of = |r: &ImageRow| {
-        if a.no_trunc {
-            r.image.id.clone()
-        } else {
-            r.image
-                .id
-                .trim_start_matches("sha256:")
-                .chars()
-                .take(12)
-                .collect()
-        }
+/// Go's `time.Time.String()` of a Unix time in the local zone: `2023-11-14 22:13:20 +0000 UTC`.
+pub fn go_time_string(unix: i64) -> String {
+    let Ok(ts) = jiff::Timestamp::from_second(unix) else {
+        return String::new();
     };
-    if a.quiet {
-        let mut out = String::new();
-        for r in &rows {
-            out.push_str(&id_of(r));
-            out.push('\n');
+    let tz = jiff::tz::TimeZone::system();
+    let info = tz.to_offset_info(ts);
+    let secs = info.offset().seconds();
+    let sign = if secs < 0 { '-' } else { '+' };
+    let offset = format!(
+        "{sign}{:02}{:02}",
+        secs.abs() / 3600,
+        secs.abs() % 3600 / 60
+    );
+    let abbr = match info.abbreviation() {
+        "" => offset.clone(),
+        a => a.to_string(),
+    };
+    let dt = tz.to_datetime(ts);
+    format!("{} {offset} {abbr}", dt.strftime("%Y-%m-%d %H:%M:%S"))
+}
+
+const DEFAULT_TABLE: &str = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{if .CreatedSince }}{{.CreatedSince}}{{else}}N/A{{end}}\t{{.Size}}";
+const DEFAULT_TABLE_DIGEST: &str = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{if .CreatedSince }}{{.CreatedSince}}{{else}}N/A{{end}}\t{{.Size}}";
+const HEADERS: &[(&str, &str)] = &[
+    ("ID", "IMAGE ID"),
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Digest", "DIGEST"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+    ("VirtualSize", "SIZE"),
+    ("Containers", "CONTAINERS"),
+    ("SharedSize", "SHARED SIZE"),
+    ("UniqueSize", "UNIQUE SIZE"),
+];
+
+/// docker/cli `NewImageFormat`: `table` and `raw` stand for the command's own formats; a user
+/// table without `{{.Digest}}` gets the digest column appended under `--digests`.
+fn image_format(source: &str, quiet: bool, digests: bool) -> Format {
+    match source {
+        "table" => {
+            if quiet {
+                Format::parse("{{.ID}}")
+            } else if digests {
+                Format::parse(DEFAULT_TABLE_DIGEST)
+            } else {
+                Format::parse(DEFAULT_TABLE)
+            }
         }
-        print!("{out}");
-        return Ok(0);
-    }
-    let now = jiff::Timestamp::now().as_second();
-    let mut t = Table::new();
-    let mut header = vec!["REPOSITORY", "TAG"];
-    if a.digests {
-        header.push("DIGEST");
-    }
-    header.extend(["IMAGE ID", "CREATED", "SIZE"]);
-    t.row(header);
-    for r in &rows {
-        let mut cells = vec![r.repository.clone(), r.tag.clone()];
-        if a.digests {
-            cells.push(r.digest.clone());
+        "raw" => Format::parse(if quiet {
+            "image_id: {{.ID}}"
+        } else if digests {
+            "repository: {{ .Repository }}\\ntag: {{.Tag}}\\ndigest: {{.Digest}}\\nimage_id: {{.ID}}\\ncreated_at: {{.CreatedAt}}\\nvirtual_size: {{.Size}}\\n"
+        } else {
+            "repository: {{ .Repository }}\\ntag: {{.Tag}}\\nimage_id: {{.ID}}\\ncreated_at: {{.CreatedAt}}\\nvirtual_size: {{.Size}}\\n"
+        }),
+        _ => {
+            let mut f = Format::parse(source);
+            if let Format::Table(Some(t)) = &mut f
+                && digests
+                && !t.contains("{{.Digest}}")
+            {
+                t.push_str("\t{{.Digest}}");
+            }
+            f
         }
-        cells.push(id_of(r));
-        cells.push(created_since(r.image.created_unix, now));
-        cells.push(human_size_with_precision(r.image.size as f64, 3));
-        t.row(cells);
     }
-    print!("{}", t.render());
-    Ok(0)
+}
+
+/// One row as docker/cli's `imageContext` shows it.
+/// `show_digest`: docker/cli fills `.Digest` only with `--digests` or a format naming it.
+fn row_value(r: &ImageRow, no_trunc: bool, show_digest: bool, now: i64) -> serde_json::Value {
+    let id = if no_trunc {
+        r.image.id.clone()
+    } else {
+        r.image
+            .id
+            .trim_start_matches("sha256:")
+            .chars()
+            .take(12)
+            .collect()
+    };
+    serde_json::json!({
+        "Containers": "N/A",
+        "CreatedAt": go_time_string(r.image.created_unix),
+        "CreatedSince": created_since(r.image.created_unix, now),
+        "Digest": if show_digest { r.digest.as_str() } else { "<none>" },
+        "ID": id,
+        "Repository": r.repository,
+        "SharedSize": "N/A",
+        "Size": human_size_with_precision(r.image.size as f64, 3),
+        "Tag": r.tag,
+        "UniqueSize": "N/A",
+        // Docker 28's CLI still has `.VirtualSize` (= Size); removed in 29.
+        "VirtualSize": human_size_with_precision(r.image.size as f64, 3),
+    })
+}
+
+pub fn run(ctx: &Ctx, a: ImagesArgs) -> Result<u8> {
+    let mut filters = a.filter.clone();
+    if let Some(r) = &a.reference {
+        filters.push(format!("reference={r}"));
+    }
+    let store = ctx.store()?;
+    let now_ts = jiff::Timestamp::now();
+    let filter = ImageFilter::parse(&filters, &store.db(), now_ts.as_nanosecond())?;
+    let rows = list::rows_filtered(&store.db(), a.all, &filter)?;
+    let now = now_ts.as_second();
+    let source = a.format.clone().unwrap_or_else(|| "table".to_string());
+    let format = image_format(&source, a.quiet, a.digests);
+    let show_digest = a.digests || format.contains("{{.Digest}}");
+    let mut rows = rows;
+    if !show_digest {
+        // One row per repository:tag; a repository with only digests shows TAG <none>.
+        rows.dedup_by(|b, a| {
+            a.image.id == b.image.id && a.repository == b.repository && a.tag == b.tag
+        });
+    }
+    let values: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| row_value(r, a.no_trunc, show_digest, now))
+        .collect();
+    match render(&format, DEFAULT_TABLE, HEADERS, &values) {
+        Ok(out) => {
+            print!("{out}");
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_new_image_format() {
+        assert_eq!(
+            image_format("table", true, true),
+            Format::Raw("{{.ID}}".into())
+        );
+        assert_eq!(
+            image_format("table {{.ID}}", false, true),
+            Format::Table(Some("{{.ID}}\t{{.Digest}}".into()))
+        );
+        assert_eq!(
+            image_format("table {{.ID}} {{.Digest}}", false, true),
+            Format::Table(Some("{{.ID}} {{.Digest}}".into()))
+        );
+        assert!(
+            matches!(image_format("raw", false, false), Format::Raw(t) if t.starts_with("repository: "))
+        );
+        assert_eq!(
+            image_format("{{.Tag}}", true, false),
+            Format::Raw("{{.Tag}}".into())
+        );
+    }
+
+    #[test]
+    fn created_at_is_go_time_string() {
+        let s = go_time_string(1_700_000_000);
+        // `YYYY-MM-DD HH:MM:SS +ZZZZ NAME`, in the local zone.
+        let parts: Vec<&str> = s.split(' ').collect();
+        assert_eq!(parts.len(), 4, "{s}");
+        assert_eq!(parts[0].len(), 10);
+        assert!(parts[2].starts_with('+') || parts[2].starts_with('-'));
+    }
 }

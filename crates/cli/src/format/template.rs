@@ -172,7 +172,7 @@ fn go_fmt_into(out: &mut String, v: &Value) {
                 return;
             }
             out.push_str("map[");
-            for (i, (k, val)) in m.iter().enumerate() {
+            for (i, (k, val)) in m.iter().filter(|(k, _)| !k.starts_with('\0')).enumerate() {
                 if i > 0 {
                     out.push(' ');
                 }
@@ -225,10 +225,17 @@ fn go_exp(f: f64) -> String {
 // JSON, as Go's encoder with SetEscapeHTML(false)
 
 fn json_string(out: &mut String, s: &str) {
+    json_string_esc(out, s, false)
+}
+
+fn json_string_esc(out: &mut String, s: &str, html: bool) {
     use std::fmt::Write;
     out.push('"');
     for c in s.chars() {
         match c {
+            '<' | '>' | '&' if html => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
@@ -355,6 +362,32 @@ pub fn go_json_of_serde(v: &serde_json::Value) -> String {
     let mut s = String::new();
     go_json_serde_into(&mut s, v);
     s
+}
+
+/// A formatter row (docker/cli's `SubContext`): a map whose `{{json .}}` is Go's `json.Marshal`
+/// of the row's map (sorted keys, HTML characters escaped, as its MarshalJSON does).
+pub fn context_row(v: &serde_json::Value) -> Value {
+    let Value::Map(m) = from_json(v) else {
+        return from_json(v);
+    };
+    let mut json = String::from("{");
+    for (i, (k, x)) in m.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json_string_esc(&mut json, k, true);
+        json.push(':');
+        match x {
+            Value::String(t) => json_string_esc(&mut json, t, true),
+            other => {
+                let _ = go_json_into(&mut json, other);
+            }
+        }
+    }
+    json.push('}');
+    let mut m = (*m).clone();
+    m.insert(Arc::from(STRUCT_JSON), Value::String(json.into()));
+    Value::Map(Arc::new(m))
 }
 
 /// A serde_json value as template data (objects become maps: `map[k:v]`, sorted keys).
@@ -568,8 +601,9 @@ fn basic_functions() -> BTreeMap<String, ValueFunc> {
 /// The hidden last stage of every printing action: a typed struct prints as its `%v`.
 fn print_stage(a: &[Value]) -> gotmpl::Result<Value> {
     match a.last() {
-        Some(v @ Value::Map(_)) => match struct_part(v, STRUCT_V) {
+        Some(v @ Value::Map(m)) => match struct_part(v, STRUCT_V) {
             Some(txt) => Ok(s(txt)),
+            None if m.keys().any(|k| k.starts_with('\0')) => Ok(s(go_fmt(v))),
             None => Ok(v.clone()),
         },
         Some(Value::List(l)) if l.iter().any(|x| struct_part(x, STRUCT_V).is_some()) => {
@@ -778,7 +812,7 @@ pub fn render(
     headers: &[(&str, &str)],
     rows: &[serde_json::Value],
 ) -> Result<String, TemplateError> {
-    let values: Vec<Value> = rows.iter().map(from_json).collect();
+    let values: Vec<Value> = rows.iter().map(context_row).collect();
     render_values(format, default_table, headers, &values)
 }
 
@@ -820,6 +854,7 @@ pub fn render_values(
 }
 
 /// One execution of `template` (already pre-processed) against a JSON value, no newline added.
+#[allow(dead_code)] // API for info and the other formatting commands
 pub fn render_one(template: &str, value: &serde_json::Value) -> Result<String, TemplateError> {
     Parsed::new(template)?.execute(&from_json(value))
 }
@@ -976,6 +1011,23 @@ mod tests {
         assert_eq!(
             out,
             "{\"CreatedSince\":\"8 days ago\",\"ID\":\"4eacea30377a\",\"Repository\":\"debian\",\"Size\":\"124MB\",\"Tag\":\"bookworm\"}\n"
+        );
+        // A row's `{{json .}}` is its MarshalJSON: HTML characters escaped, as Docker prints.
+        let out = render(&Format::Json, DEFAULT, HEADERS, &rows()[1..]).unwrap();
+        assert!(
+            out.contains("\"Repository\":\"\\u003cnone\\u003e\""),
+            "{out}"
+        );
+        let out = render(
+            &Format::parse("{{json .Tag}}|{{.}}"),
+            DEFAULT,
+            HEADERS,
+            &rows()[1..],
+        )
+        .unwrap();
+        assert!(
+            out.starts_with("\"<none>\"|map[CreatedSince: ID:0123456789ab "),
+            "{out}"
         );
         let out = render(
             &Format::parse("{{.ID}}: {{.Tag}}"),

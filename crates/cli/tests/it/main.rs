@@ -7,4 +7,6 @@ mod concurrency;
 mod faults;
 mod golden;
 mod history;
+mod images;
+mod manifest;
 mod pull;

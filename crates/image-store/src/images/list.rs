@@ -1,6 +1,7 @@
 //! The rows of `strata images`: one per repository:tag, `<none>` for dangling images, newest first.
 //! Read from the metadata database in three queries, whatever the number of images.
 
+use super::filter::ImageFilter;
 use crate::metadata::{Db, ImageRecord};
 use oci_model::Result;
 use oci_model::reference::Reference;
@@ -23,26 +24,47 @@ pub fn familiar_repo(repo: &str) -> String {
 
 /// All rows. `all` keeps dangling images (no tag and no digest), as `-a` does.
 pub fn rows(db: &Db, all: bool) -> Result<Vec<ImageRow>> {
+    rows_filtered(db, all, &ImageFilter::default())
+}
+
+/// The rows that pass `filter`: image-level conditions first, then only the references that
+/// match the `reference` patterns are kept (an image left without any is dropped).
+/// `dangling=true` lists only untagged images (with or without `-a`); `dangling=false` hides them.
+pub fn rows_filtered(db: &Db, all: bool, filter: &ImageFilter) -> Result<Vec<ImageRow>> {
     let images = db.images()?;
     let mut tags: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for (repo, tag, id) in db.all_tags()? {
-        tags.entry(id)
-            .or_default()
-            .push((familiar_repo(&repo), tag));
+        if filter.matches_reference(&repo, Some(&tag), None) {
+            tags.entry(id)
+                .or_default()
+                .push((familiar_repo(&repo), tag));
+        }
     }
     let mut digests: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for (repo, digest, id) in db.all_repo_digests()? {
-        digests
-            .entry(id)
-            .or_default()
-            .push((familiar_repo(&repo), digest.to_string()));
+        let digest = digest.to_string();
+        if filter.matches_reference(&repo, None, Some(&digest)) {
+            digests
+                .entry(id)
+                .or_default()
+                .push((familiar_repo(&repo), digest));
+        }
     }
     let mut out = Vec::new();
     for image in images {
+        if !filter.matches_image(&image) {
+            continue;
+        }
         let t = tags.remove(&image.id).unwrap_or_default();
         let d = digests.remove(&image.id).unwrap_or_default();
+        if filter.dangling == Some(true) && !t.is_empty() {
+            continue;
+        }
         if t.is_empty() && d.is_empty() {
-            if all {
+            let wanted = (all || filter.dangling == Some(true))
+                && filter.dangling != Some(false)
+                && filter.references.is_empty();
+            if wanted {
                 out.push(ImageRow {
                     repository: "<none>".into(),
                     tag: "<none>".into(),

@@ -140,11 +140,6 @@ async fn pull_one(
         (None, Some(tag)) => tag.to_string(),
         (None, None) => return Err(Error::invalid("reference has neither tag nor digest")),
     };
-    progress(ProgressEvent::with_id(
-        header_id,
-        format!("Pulling from {}", reference.path()),
-    ));
-
     let wanted = opts
         .platform
         .clone()
@@ -158,6 +153,11 @@ async fn pull_one(
         manifest_bytes,
         manifest,
     } = resolved;
+    // Like Docker, only once the registry has answered with a manifest.
+    progress(ProgressEvent::with_id(
+        header_id,
+        format!("Pulling from {}", reference.path()),
+    ));
 
     // Raw bytes are the truth: store them exactly as received.
     if let Some((_, bytes)) = &index {
@@ -315,6 +315,11 @@ async fn pull_one(
         size,
         added_unix: jiff::Timestamp::now().as_second(),
         last_tag_time: None,
+        labels: config
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default(),
         layers,
     };
     let name = reference.name();

@@ -19,7 +19,8 @@ use std::time::Duration;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Schema migrations; migration `i` moves the database from `user_version` i to i + 1.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE images (
     id                  TEXT PRIMARY KEY,          -- sha256:<config digest hex>
     manifest_digest     TEXT NOT NULL,
@@ -93,7 +94,12 @@ CREATE TABLE mounts (
     driver   TEXT NOT NULL,
     refcount INTEGER NOT NULL
 ) STRICT;
-"#];
+"#,
+    // 2: the config labels as a JSON object, for `images --filter label=` without reading configs.
+    r#"
+ALTER TABLE images ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';
+"#,
+];
 
 fn db_err(e: rusqlite::Error) -> Error {
     let kind = match e.sqlite_error_code() {
@@ -138,6 +144,8 @@ pub struct ImageRecord {
     pub created_unix: i64,
     pub architecture: String,
     pub os: String,
+    /// The config's `Labels` (read by `images --filter label=`).
+    pub labels: std::collections::BTreeMap<String, String>,
     pub variant: Option<String>,
     /// Sum of the unpacked layer content sizes (Docker's `Size`).
     pub size: u64,
@@ -184,7 +192,7 @@ impl std::fmt::Debug for Db {
 }
 
 const IMAGE_COLUMNS: &str = "id, manifest_digest, manifest_media_type, config_size, created, created_unix, \
-     architecture, os, variant, size, added_unix, last_tag_time";
+     architecture, os, variant, size, added_unix, last_tag_time, labels";
 
 fn image_from_row(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
     Ok(ImageRecord {
@@ -200,6 +208,7 @@ fn image_from_row(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
         size: row.get::<_, i64>(9)? as u64,
         added_unix: row.get(10)?,
         last_tag_time: row.get(11)?,
+        labels: serde_json::from_str(&row.get::<_, String>(12)?).unwrap_or_default(),
         layers: Vec::new(),
     })
 }
@@ -207,11 +216,33 @@ fn image_from_row(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
 impl Db {
     /// Opens (creating and migrating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Db> {
+        // Two processes creating the database at the same moment can see SQLITE_BUSY from the
+        // journal-mode switch or the schema migration without the busy handler being consulted
+        // (it is not used while the WAL index is being set up): retry those, within the timeout.
+        let start = std::time::Instant::now();
+        loop {
+            match Self::open_once(path) {
+                Err(e) if e.kind == ErrorKind::Unavailable && start.elapsed() < BUSY_TIMEOUT => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Db> {
         let mut conn = Connection::open(path).map_err(db_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        // Switching the mode takes a lock; skip it when the database is already in WAL mode.
+        let current: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .map_err(db_err)?;
+        let mode: String = if current.eq_ignore_ascii_case("wal") {
+            current
+        } else {
+            conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+                .map_err(db_err)?
+        };
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::new(
                 ErrorKind::Unsupported,
@@ -243,9 +274,20 @@ impl Db {
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits it.
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db_err)?;
+        let start = std::time::Instant::now();
+        let tx = loop {
+            match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+                Ok(tx) => break tx,
+                // BUSY despite the busy handler (e.g. during another process's WAL recovery).
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && start.elapsed() < BUSY_TIMEOUT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(db_err(e)),
+            }
+        };
         let out = f(&tx)?;
         tx.commit().map_err(db_err)?;
         Ok(out)
@@ -314,7 +356,7 @@ impl Db {
         self.write(|tx| {
             let inserted = tx
                 .prepare_cached(&format!(
-                    "INSERT INTO images ({IMAGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+                    "INSERT INTO images ({IMAGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
                      ON CONFLICT(id) DO NOTHING"
                 ))
                 .and_then(|mut s| {
@@ -331,6 +373,7 @@ impl Db {
                         image.size as i64,
                         image.added_unix,
                         image.last_tag_time,
+                        serde_json::to_string(&image.labels).unwrap_or_else(|_| "{}".into()),
                     ])
                 })
                 .map_err(db_err)?;
@@ -800,6 +843,7 @@ mod tests {
             size: layers.iter().map(|l| l.size).sum(),
             added_unix: 1_700_000_000,
             last_tag_time: None,
+            labels: [("seed".to_string(), seed.to_string())].into(),
             layers: layers.iter().map(|l| l.chain_id.clone()).collect(),
         }
     }

@@ -18,6 +18,8 @@ pub enum RegistryErrorKind {
     Protocol,
     /// Content did not match its digest.
     Corrupt,
+    /// The registry wants Basic credentials and none are stored (Docker: `no basic auth credentials`).
+    NoCredentials,
 }
 
 #[derive(Debug, Clone)]
@@ -100,7 +102,9 @@ impl RegistryError {
     pub fn is_temporary(&self) -> bool {
         match self.kind {
             RegistryErrorKind::Connection | RegistryErrorKind::Timeout => true,
-            RegistryErrorKind::Protocol | RegistryErrorKind::Corrupt => false,
+            RegistryErrorKind::Protocol
+            | RegistryErrorKind::Corrupt
+            | RegistryErrorKind::NoCredentials => false,
             RegistryErrorKind::Http => {
                 matches!(self.status, Some(408 | 429 | 500 | 502 | 503 | 504))
                     || matches!(
@@ -108,6 +112,18 @@ impl RegistryError {
                         Some("TOOMANYREQUESTS" | "UNAVAILABLE")
                     )
             }
+        }
+    }
+
+    /// How many attempts this failure deserves out of `max`: a refused connection (nothing
+    /// listens) gets one retry, not the whole backoff series — Docker fails at once there.
+    pub fn attempts_allowed(&self, max: u32) -> u32 {
+        if self.kind == RegistryErrorKind::Connection
+            && self.message.ends_with("connection refused")
+        {
+            max.min(2)
+        } else {
+            max
         }
     }
 
@@ -131,6 +147,7 @@ impl RegistryError {
         match self.kind {
             RegistryErrorKind::Connection | RegistryErrorKind::Timeout => ErrorKind::Unavailable,
             RegistryErrorKind::Corrupt => ErrorKind::DataCorrupt,
+            RegistryErrorKind::NoCredentials => ErrorKind::Unauthorized,
             RegistryErrorKind::Protocol => ErrorKind::Internal,
             RegistryErrorKind::Http => match (self.status, self.code.as_deref()) {
                 (_, Some("UNAUTHORIZED" | "DENIED")) | (Some(401 | 403), _) => {
@@ -154,6 +171,11 @@ impl fmt::Display for RegistryError {
             | RegistryErrorKind::Timeout
             | RegistryErrorKind::Protocol => write!(f, "{}", self.message)?,
             RegistryErrorKind::Corrupt => write!(f, "{}", self.message)?,
+            // Go-style messages that already name the URL: nothing to add.
+            RegistryErrorKind::NoCredentials => return write!(f, "{}", self.message),
+        }
+        if self.message.starts_with("Get \"") {
+            return Ok(());
         }
         if let Some(detail) = &self.detail {
             write!(f, " ({detail})")?;

@@ -424,7 +424,7 @@ impl RegistryClient {
         loop {
             attempt += 1;
             match self.read_blob_once(domain, repo, digest, max).await {
-                Err(e) if e.is_temporary() && attempt < attempts => {
+                Err(e) if e.is_temporary() && attempt < e.attempts_allowed(attempts) => {
                     tokio::time::sleep(transport::backoff(self.inner.retry_base, attempt)).await;
                 }
                 other => return other,
@@ -736,7 +736,7 @@ impl RegistryClient {
                     let b = transport::backoff(self.inner.retry_base, attempt);
                     transport::retry_after(&ans.headers).map_or(b, |r| r.max(b))
                 }
-                Err(e) if e.is_temporary() && attempt < attempts => {
+                Err(e) if e.is_temporary() && attempt < e.attempts_allowed(attempts) => {
                     transport::backoff(self.inner.retry_base, attempt)
                 }
                 _ => return outcome,
@@ -780,11 +780,12 @@ impl RegistryClient {
                             format!("{}{}", &method[..1], method[1..].to_ascii_lowercase());
                         let url = error::redact_url(&req.url);
                         let mut err = RegistryError::new(
-                            RegistryErrorKind::Http,
-                            "",
+                            RegistryErrorKind::NoCredentials,
+                            &req.url,
                             format!("{method} \"{url}\": no basic auth credentials"),
                         );
                         err.status = Some(401);
+                        err.code = Some("UNAUTHORIZED".into());
                         return Err(err);
                     }
                 }
@@ -809,7 +810,7 @@ impl RegistryClient {
             };
             match &outcome {
                 Ok(ans) if retriable_status(ans.status) && attempt < attempts => {}
-                Err(e) if e.is_temporary() && attempt < attempts => {}
+                Err(e) if e.is_temporary() && attempt < e.attempts_allowed(attempts) => {}
                 _ => return outcome,
             }
             tokio::time::sleep(transport::backoff(self.inner.retry_base, attempt)).await;

@@ -398,7 +398,7 @@ async fn basic_auth_with_htpasswd() {
     let (manifest, _, _) = push_image(&p, "priv/img", &["latest"]).await;
     let d = reg.addr.as_str();
 
-    // Anonymous: the 401 comes back with the registry's code.
+    // Anonymous against a Basic registry: Docker's "no basic auth credentials", as a 401.
     let empty = tempfile::tempdir().unwrap();
     let anon = RegistryClient::new(isolated_opts(empty.path())).unwrap();
     let e = anon
@@ -408,6 +408,12 @@ async fn basic_auth_with_htpasswd() {
     assert_eq!(
         (e.status, e.code.as_deref()),
         (Some(401), Some("UNAUTHORIZED")),
+        "{e}"
+    );
+    assert_eq!(e.kind, RegistryErrorKind::NoCredentials);
+    assert!(
+        e.to_string()
+            .ends_with("/v2/priv/img/manifests/latest\": no basic auth credentials"),
         "{e}"
     );
     assert!(!e.is_temporary());

@@ -218,7 +218,7 @@ pub fn map_reqwest_error(url: &str, e: &reqwest::Error) -> RegistryError {
             .unwrap_or_default();
         return RegistryError::new(
             kind,
-            "",
+            url,
             format!("Get \"{shown}\": dial tcp {host}: connect: connection refused"),
         );
     }

@@ -193,6 +193,8 @@ impl<'a> Applier<'a> {
                 // The target is data: absolute targets (`/var/run -> /run`) are kept as they are.
                 rfs::symlinkat(target.as_ref(), parent, name)
                     .map_err(|e| fs_err(&shown, "create symlink", e))?;
+                // Docker's layer size counts a symlink as its target's length (lstat size).
+                self.content_size += target.len() as u64;
                 self.node_meta(parent, name, &meta, false)
                     .map_err(|e| fs_err(&shown, "set metadata of", e))?;
             }

@@ -62,7 +62,7 @@ pub struct UnpackStats {
     pub diff_id: Digest,
     /// Length of the uncompressed tar stream.
     pub uncompressed_size: u64,
-    /// Sum of the sizes of the regular files written.
+    /// Sum of the sizes of the regular files and symlinks written (Docker's layer size).
     pub content_size: u64,
     /// Tar entries applied (whiteouts and directories included).
     pub entries: u64,

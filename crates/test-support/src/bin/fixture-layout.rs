@@ -1,15 +1,31 @@
-//! `fixture-layout NAME DIR [TAG]`: writes one of the test fixtures as an OCI image layout, so
-//! outside tools (skopeo, docker) can be run on exactly the images the tests use — e.g. to record
-//! the golden outputs of a real Docker (crates/cli/tests/it/golden/record.sh).
+//! `fixture-layout NAME DIR [TAG] [--push REGISTRY REPO:TAG]`: writes one of the test fixtures as
+//! an OCI image layout, so outside tools (skopeo, docker) can be run on exactly the images the
+//! tests use — e.g. to record the golden outputs of a real Docker (crates/cli/tests/it/golden/).
+//! With `--push`, the image is then pushed (anonymously) to the registry at REGISTRY
+//! (`host:port`) as REPO:TAG with every manifest's bytes kept: skopeo for OCI roots, plain HTTP
+//! for Docker roots (skopeo cannot carry a Docker manifest list out of an OCI layout unchanged).
 //! NAME: sample | docker-sample | compression | four-layer | history | no-history | busybox | multi-arch | manifest-list
 
-use test_support::{OciLayout, samples};
+use test_support::{OciLayout, push_http, push_skopeo, samples};
+
+const USAGE: &str = "usage: fixture-layout NAME DIR [TAG] [--push REGISTRY REPO:TAG]";
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let [name, dir, rest @ ..] = args.as_slice() else {
-        anyhow::bail!("usage: fixture-layout NAME DIR [TAG]");
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let push = match args.iter().position(|a| a == "--push") {
+        Some(i) if args.len() >= i + 3 => {
+            let mut taken = args.drain(i..i + 3).skip(1);
+            Some((taken.next().unwrap(), taken.next().unwrap()))
+        }
+        Some(_) => anyhow::bail!(USAGE),
+        None => None,
     };
+    let [name, dir, rest @ ..] = args.as_slice() else {
+        anyhow::bail!(USAGE);
+    };
+    if rest.len() > 1 {
+        anyhow::bail!(USAGE);
+    }
     let tag = rest.first().map(String::as_str).unwrap_or("latest");
     let mut layout = OciLayout::new(std::path::Path::new(dir))?;
     let digest = match name.as_str() {
@@ -61,5 +77,27 @@ fn main() -> anyhow::Result<()> {
         other => anyhow::bail!("unknown fixture {other}"),
     };
     println!("{digest}");
+    if let Some((registry, dest)) = push {
+        let dir = std::path::Path::new(dir);
+        if root_is_oci(dir, tag)? {
+            push_skopeo(dir, tag, &registry, &dest, None)?;
+        } else {
+            push_http(dir, tag, &registry, &dest, None)?;
+        }
+    }
     Ok(())
+}
+
+/// Whether `index.json` declares `tag` with an OCI media type (else it is a Docker one).
+fn root_is_oci(dir: &std::path::Path, tag: &str) -> anyhow::Result<bool> {
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("index.json"))?)?;
+    let entry = index["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .ok_or_else(|| anyhow::anyhow!("no {tag:?} in {}/index.json", dir.display()))?;
+    Ok(entry["mediaType"]
+        .as_str()
+        .is_some_and(|mt| mt.starts_with("application/vnd.oci.")))
 }
