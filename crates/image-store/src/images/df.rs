@@ -124,6 +124,7 @@ mod tests {
             created_unix: created,
             architecture: "amd64".into(),
             os: "linux".into(),
+            labels: Default::default(),
             variant: None,
             size: layers.iter().map(|l| l.size).sum(),
             added_unix: 1,

@@ -91,6 +91,7 @@ mod tests {
             created_unix: 1_700_000_000,
             architecture: "amd64".into(),
             os: "linux".into(),
+            labels: Default::default(),
             variant: None,
             size: 2,
             added_unix: 1,
