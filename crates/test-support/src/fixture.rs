@@ -440,6 +440,9 @@ pub struct ImageSpec {
     pub created: String,
     /// Docker v2 schema 2 manifest and Docker config/layer media types instead of OCI ones.
     pub docker_media_types: bool,
+    /// The config's `history`, written as given (an empty list omits the key); `None` writes one
+    /// `test-support layer N` entry per layer.
+    pub history: Option<Vec<Value>>,
 }
 
 impl Default for ImageSpec {
@@ -457,6 +460,7 @@ impl Default for ImageSpec {
             user: None,
             created: FIXED_CREATED.into(),
             docker_media_types: false,
+            history: None,
         }
     }
 }
@@ -619,10 +623,15 @@ impl OciLayout {
             "rootfs".into(),
             json!({"type": "layers", "diff_ids": diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()}),
         );
-        let history: Vec<Value> = (0..layers.len())
-            .map(|i| json!({"created": spec.created, "created_by": format!("test-support layer {}", i + 1)}))
-            .collect();
-        config.insert("history".into(), Value::Array(history));
+        let history: Vec<Value> = match &spec.history {
+            Some(h) => h.clone(),
+            None => (0..layers.len())
+                .map(|i| json!({"created": spec.created, "created_by": format!("test-support layer {}", i + 1)}))
+                .collect(),
+        };
+        if spec.history.as_ref().is_none_or(|h| !h.is_empty()) {
+            config.insert("history".into(), Value::Array(history));
+        }
         let config_bytes = serde_json::to_vec(&Value::Object(config))?;
         let config_digest = self.write_blob(&config_bytes)?;
 

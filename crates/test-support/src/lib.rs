@@ -24,6 +24,6 @@ pub use fixture::{
 pub use push::{push, push_as, push_http, push_skopeo};
 pub use registry::{AuthKind, Registry, free_port};
 pub use samples::{
-    busybox_image, compression_image, four_layer_image, multi_arch_specs, sample_docker_image,
-    sample_image, sample_layers,
+    busybox_image, compression_image, four_layer_image, history_image, multi_arch_specs,
+    no_history_image, sample_docker_image, sample_image, sample_layers,
 };

@@ -1,6 +1,7 @@
 //! Ready-made fixture images.
 
 use crate::fixture::{Comp, Entry, ImageSpec, LayerSpec};
+use serde_json::json;
 use std::path::Path;
 
 /// Two layers exercising overlay semantics:
@@ -98,6 +99,49 @@ pub fn four_layer_image() -> ImageSpec {
     ImageSpec {
         layers,
         ..ImageSpec::default()
+    }
+}
+
+/// Three gzip layers with a Dockerfile-like config `history`: `#(nop)` and BuildKit-style
+/// `created_by` lines, `empty_layer` entries in between, comments, a tab, wide characters and a
+/// date before 2000 (which Docker does not show in human units). For `history` goldens.
+pub fn history_image() -> ImageSpec {
+    let layer = |name: &str, data: &str| {
+        LayerSpec::new(Comp::Gzip, vec![Entry::file(name, data.to_string())])
+    };
+    let history = vec![
+        json!({"created": "1999-12-31T23:00:00Z",
+               "created_by": "/bin/sh -c #(nop) ADD file:5d3c0f1e2b4a69788a9b0c1d2e3f40516273 in / "}),
+        json!({"created": "1999-12-31T23:00:01Z",
+               "created_by": "/bin/sh -c #(nop)  CMD [\"sh\"]", "empty_layer": true}),
+        json!({"created": "2021-06-01T10:00:00Z",
+               "created_by": "/bin/sh -c apk add --no-cache ca-certificates\t&& echo done > /etc/done"}),
+        json!({"created": "2022-03-15T08:30:05Z", "created_by": "LABEL org.example.stage=history",
+               "comment": "buildkit.dockerfile.v0", "empty_layer": true}),
+        json!({"created": "2023-11-14T22:13:20Z", "created_by": "COPY app.txt /app/ # buildkit",
+               "comment": "buildkit.dockerfile.v0"}),
+        json!({"created": "2023-11-14T22:13:21Z",
+               "created_by": "ENV GREETING=日本語のあいさつ、こんにちは世界 and more words after it",
+               "empty_layer": true, "comment": "buildkit.dockerfile.v0"}),
+    ];
+    ImageSpec {
+        layers: vec![
+            layer("base.txt", "base layer\n"),
+            layer("etc/done", &"done\n".repeat(300)),
+            layer("app/app.txt", "app\n"),
+        ],
+        cmd: Some(vec!["sh".into()]),
+        created: "2023-11-14T22:13:21Z".into(),
+        history: Some(history),
+        ..ImageSpec::default()
+    }
+}
+
+/// [`four_layer_image`] with no `history` in its config.
+pub fn no_history_image() -> ImageSpec {
+    ImageSpec {
+        history: Some(Vec::new()),
+        ..four_layer_image()
     }
 }
 

@@ -3,3 +3,4 @@
 pub mod table;
 pub mod template;
 pub mod units;
+pub mod width;

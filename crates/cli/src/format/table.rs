@@ -26,7 +26,7 @@ impl Table {
         for r in &self.rows {
             for (j, c) in r.iter().enumerate() {
                 if j + 1 < r.len() {
-                    widths[j] = widths[j].max(c.chars().count() + PADDING);
+                    widths[j] = widths[j].max(super::width::display_width(c) + PADDING);
                 }
             }
         }
@@ -35,7 +35,10 @@ impl Table {
             for (j, c) in r.iter().enumerate() {
                 out.push_str(c);
                 if j + 1 < r.len() {
-                    out.extend(std::iter::repeat_n(' ', widths[j] - c.chars().count()));
+                    out.extend(std::iter::repeat_n(
+                        ' ',
+                        widths[j] - super::width::display_width(c),
+                    ));
                 }
             }
             out.push('\n');
@@ -56,7 +59,7 @@ pub fn tabwrite(text: &str) -> String {
 }
 
 fn width_of(s: &str) -> usize {
-    s.chars().count()
+    super::width::display_width(s)
 }
 
 fn format_block(

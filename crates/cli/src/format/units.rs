@@ -47,6 +47,19 @@ pub fn human_size(size: u64) -> String {
     human_size_with_precision(size as f64, 4)
 }
 
+const BINARY_UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+
+/// `units.BytesSize`: binary units (`KiB`, `MiB`, …), `%.4g`, no space (`docker info`'s Total Memory).
+pub fn bytes_size(size: f64) -> String {
+    let mut size = size;
+    let mut i = 0;
+    while size >= 1024.0 && i < BINARY_UNITS.len() - 1 {
+        size /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", go_g(size, 4), BINARY_UNITS[i])
+}
+
 /// `units.HumanDuration`.
 pub fn human_duration(d: std::time::Duration) -> String {
     let secs = d.as_secs_f64();
@@ -110,6 +123,23 @@ mod tests {
         assert_eq!(human_size(29_130_000), "29.13MB");
         assert_eq!(go_g(0.0001234, 3), "0.000123");
         assert_eq!(go_g(0.00001234, 3), "1.23e-05");
+    }
+
+    #[test]
+    fn binary_sizes_like_go_units() {
+        for (n, want) in [
+            (0u64, "0B"),
+            (1023, "1023B"),
+            (1024, "1KiB"),
+            (1536, "1.5KiB"),
+            (1_048_576, "1MiB"),
+            (24_681_236 * 1024, "23.54GiB"),
+            (5 * 1024 * 1024 * 1024 * 1024, "5TiB"),
+            // %.4g rounds 1023.99... KiB to four digits: 1024KiB, not 1MiB.
+            (1_048_575, "1024KiB"),
+        ] {
+            assert_eq!(bytes_size(n as f64), want, "{n}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod common;
 mod concurrency;
 mod faults;
 mod golden;
+mod history;
 mod images;
 mod manifest;
 mod pull;

@@ -1,6 +1,9 @@
 //! Image verbs, one file each.
 
+pub mod df;
 pub mod filter;
+pub mod history;
+pub mod info;
 pub mod inspect;
 pub mod list;
 pub mod lookup;
@@ -8,3 +11,4 @@ pub mod manifest_inspect;
 pub mod mount;
 pub mod path_match;
 pub mod pull;
+pub mod tag;

@@ -687,6 +687,107 @@ impl Db {
     }
 }
 
+/// Per-image layer bytes for `system df -v`: the image's own size and the bytes of its layers
+/// that at least one other image also uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSpace {
+    pub image_id: String,
+    pub size: u64,
+    pub shared_size: u64,
+}
+
+impl Db {
+    /// Points `repo:tag` at `image_id` (creating or moving the tag) and sets the image's
+    /// `last_tag_time`, in one `BEGIN IMMEDIATE` transaction, as `docker tag` does. Returns the
+    /// image the tag pointed at before when that was another image; a missing image is NotFound.
+    pub fn add_tag(&self, repo: &str, tag: &str, image_id: &str) -> Result<Option<String>> {
+        self.write(|tx| {
+            let exists: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM images WHERE id = ?1)")
+                .and_then(|mut s| s.query_row([image_id], |r| r.get(0)))
+                .map_err(db_err)?;
+            if !exists {
+                return Err(Error::not_found(format!("No such image: {image_id}")));
+            }
+            let before: Option<String> = tx
+                .prepare_cached("SELECT image_id FROM tags WHERE repo = ?1 AND tag = ?2")
+                .and_then(|mut s| s.query_row(params![repo, tag], |r| r.get(0)).optional())
+                .map_err(db_err)?;
+            tx.prepare_cached(
+                "INSERT INTO tags (repo, tag, image_id) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(repo, tag) DO UPDATE SET image_id = excluded.image_id",
+            )
+            .and_then(|mut s| s.execute(params![repo, tag, image_id]))
+            .map_err(db_err)?;
+            tx.prepare_cached("UPDATE images SET last_tag_time = ?1 WHERE id = ?2")
+                .and_then(|mut s| s.execute(params![jiff::Timestamp::now().to_string(), image_id]))
+                .map_err(db_err)?;
+            Ok(before.filter(|b| b != image_id))
+        })
+    }
+
+    /// The unpacked size of each layer of an image, bottom layer first.
+    pub fn image_layer_sizes(&self, image_id: &str) -> Result<Vec<u64>> {
+        self.conn()
+            .prepare_cached(
+                "SELECT l.size FROM image_layers il JOIN layers l ON l.chain_id = il.chain_id \
+                 WHERE il.image_id = ?1 ORDER BY il.position",
+            )
+            .and_then(|mut s| {
+                s.query_map([image_id], |r| Ok(r.get::<_, i64>(0)? as u64))?
+                    .collect()
+            })
+            .map_err(db_err)
+    }
+
+    /// The bytes of every layer some image uses, each layer counted once.
+    pub fn used_layers_size(&self) -> Result<u64> {
+        self.conn()
+            .prepare_cached(
+                "SELECT COALESCE(SUM(size), 0) FROM layers \
+                 WHERE chain_id IN (SELECT chain_id FROM image_layers)",
+            )
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+            .map(|n| n as u64)
+            .map_err(db_err)
+    }
+
+    /// [`ImageSpace`] of every image (in no particular order), from one aggregate query.
+    pub fn image_space(&self) -> Result<Vec<ImageSpace>> {
+        self.conn()
+            .prepare_cached(
+                "WITH users AS (SELECT chain_id, COUNT(DISTINCT image_id) AS n \
+                                FROM image_layers GROUP BY chain_id) \
+                 SELECT i.id, i.size, COALESCE(SUM(CASE WHEN u.n > 1 THEN l.size ELSE 0 END), 0) \
+                 FROM images i \
+                 LEFT JOIN image_layers il ON il.image_id = i.id \
+                 LEFT JOIN layers l ON l.chain_id = il.chain_id \
+                 LEFT JOIN users u ON u.chain_id = il.chain_id \
+                 GROUP BY i.id",
+            )
+            .and_then(|mut s| {
+                s.query_map([], |r| {
+                    Ok(ImageSpace {
+                        image_id: r.get(0)?,
+                        size: r.get::<_, i64>(1)? as u64,
+                        shared_size: r.get::<_, i64>(2)? as u64,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(db_err)
+    }
+
+    /// How many images are recorded.
+    pub fn image_count(&self) -> Result<u64> {
+        self.conn()
+            .prepare_cached("SELECT COUNT(*) FROM images")
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+            .map(|n| n as u64)
+            .map_err(db_err)
+    }
+}
+
 fn process_alive(pid: i64) -> bool {
     let Some(pid) = i32::try_from(pid)
         .ok()
@@ -970,6 +1071,57 @@ mod tests {
         // A database from a newer strata is refused, not silently used.
         db.conn().pragma_update(None, "user_version", 99).unwrap();
         assert_eq!(Db::open(&path).unwrap_err().kind, ErrorKind::Unsupported);
+    }
+
+    #[test]
+    fn add_tag_moves_tags_and_space_counts_shared_layers_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Db::open(&tmp.path().join("metadata.db")).unwrap();
+        let (l1, l2, l3) = (layer(1, None), layer(2, None), layer(3, None));
+        for l in [&l1, &l2, &l3] {
+            db.insert_layer(l).unwrap();
+        }
+        // An unused layer counts nowhere.
+        db.insert_layer(&layer(4, None)).unwrap();
+        let a = image("a", 1, &[&l1, &l2]);
+        let b = image("b", 2, &[&l1, &l3]);
+        let repo = "docker.io/library/x";
+        db.commit_pull(&a, repo, Some("a"), None).unwrap();
+        db.commit_pull(&b, repo, None, None).unwrap();
+        assert!(db.image(&b.id).unwrap().unwrap().last_tag_time.is_none());
+
+        assert_eq!(db.add_tag(repo, "latest", &b.id).unwrap(), None);
+        assert!(db.image(&b.id).unwrap().unwrap().last_tag_time.is_some());
+        assert_eq!(db.add_tag(repo, "latest", &b.id).unwrap(), None);
+        assert_eq!(
+            db.add_tag(repo, "latest", &a.id).unwrap(),
+            Some(b.id.clone())
+        );
+        assert_eq!(db.resolve_tag(repo, "latest").unwrap(), Some(a.id.clone()));
+        assert!(db.tags_for(&b.id).unwrap().is_empty());
+        let err = db.add_tag(repo, "z", "sha256:none").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::NotFound);
+        assert_eq!(db.resolve_tag(repo, "z").unwrap(), None);
+
+        assert_eq!(db.image_layer_sizes(&a.id).unwrap(), vec![l1.size, l2.size]);
+        assert_eq!(db.image_count().unwrap(), 2);
+        assert_eq!(db.used_layers_size().unwrap(), l1.size + l2.size + l3.size);
+        let mut space = db.image_space().unwrap();
+        space.sort_by(|x, y| x.image_id.cmp(&y.image_id));
+        let mut want = vec![
+            ImageSpace {
+                image_id: a.id.clone(),
+                size: a.size,
+                shared_size: l1.size,
+            },
+            ImageSpace {
+                image_id: b.id.clone(),
+                size: b.size,
+                shared_size: l1.size,
+            },
+        ];
+        want.sort_by(|x, y| x.image_id.cmp(&y.image_id));
+        assert_eq!(space, want);
     }
 
     #[test]

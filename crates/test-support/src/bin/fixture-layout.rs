@@ -4,7 +4,7 @@
 //! With `--push`, the image is then pushed (anonymously) to the registry at REGISTRY
 //! (`host:port`) as REPO:TAG with every manifest's bytes kept: skopeo for OCI roots, plain HTTP
 //! for Docker roots (skopeo cannot carry a Docker manifest list out of an OCI layout unchanged).
-//! NAME: sample | docker-sample | compression | four-layer | busybox | multi-arch | manifest-list
+//! NAME: sample | docker-sample | compression | four-layer | history | no-history | busybox | multi-arch | manifest-list
 
 use test_support::{OciLayout, push_http, push_skopeo, samples};
 
@@ -47,6 +47,16 @@ fn main() -> anyhow::Result<()> {
         "four-layer" => {
             layout
                 .add_image(&samples::four_layer_image(), tag)?
+                .manifest_digest
+        }
+        "history" => {
+            layout
+                .add_image(&samples::history_image(), tag)?
+                .manifest_digest
+        }
+        "no-history" => {
+            layout
+                .add_image(&samples::no_history_image(), tag)?
                 .manifest_digest
         }
         "busybox" => {
