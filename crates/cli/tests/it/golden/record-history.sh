@@ -6,26 +6,7 @@
 # `system df` totals are only exact when no other images are in dockerd; the script refuses to
 # record them otherwise. The registry address is written as {REGISTRY}. Dates print in UTC.
 # Usage: crates/cli/tests/it/golden/record-history.sh
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(cd "$HERE/../../../../.." && pwd)
-LAB_SCRIPTS=${LAB_SCRIPTS:-$(cd "$REPO/../shared/lab" && pwd)}
-"$LAB_SCRIPTS/registry-start.sh" >/dev/null
-"$LAB_SCRIPTS/dockerd-start.sh" >/dev/null
-export TZ=UTC
-DOCKER=${DOCKER:-/usr/local/bin/docker}
-D="$DOCKER -H unix:///var/tmp/lab/docker.sock"
-REG=127.0.0.1:5000
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
-cargo build -q -p test-support --bin fixture-layout --manifest-path "$REPO/Cargo.toml"
-FIX="$CARGO_TARGET_DIR/debug/fixture-layout"
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-push() { # fixture repo:tag
-  "$FIX" "$1" "$W/$1" t >/dev/null
-  skopeo copy --quiet --insecure-policy --dest-tls-verify=false oci:"$W/$1":t docker://$REG/"$2"
-}
-redact() { sed -e "s#$REG#{REGISTRY}#g"; }
+. "$(dirname "$0")/lab.sh"
 mine() { $D images --format '{{.Repository}}:{{.Tag}} {{.ID}}' | awk -v p="$REG/hist/" 'index($1, p) == 1 {print $2}' | sort -u; }
 cleanup() { for img in $(mine); do $D rmi -f "$img" >/dev/null; done; }
 push history hist/history:1

@@ -4,22 +4,7 @@
 # under {REGISTRY}/tmpl/ are pulled, listed and removed (dockerd is shared). Each case is one
 # command; its stdout+stderr go to images-<case>.txt with the exit status on the last line.
 # Usage: crates/cli/tests/it/golden/record-images.sh
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(cd "$HERE/../../../../.." && pwd)
-LAB_SCRIPTS=${LAB_SCRIPTS:-$(cd "$REPO/../shared/lab" && pwd)}
-"$LAB_SCRIPTS/registry-start.sh" >/dev/null
-"$LAB_SCRIPTS/dockerd-start.sh" >/dev/null
-D="docker -H unix:///var/tmp/lab/docker.sock"
-REG=127.0.0.1:5000
-cargo build -q -p test-support --bin fixture-layout --manifest-path "$REPO/Cargo.toml"
-FIX="${CARGO_TARGET_DIR:-$REPO/target}/debug/fixture-layout"
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-push() { # fixture repo:tag
-  "$FIX" "$1" "$W/$1" t >/dev/null
-  skopeo copy --quiet --insecure-policy --dest-tls-verify=false oci:"$W/$1":t docker://$REG/"$2"
-}
+. "$(dirname "$0")/lab.sh"
 mine() { $D images -q --filter "reference=$REG/tmpl/*" | sort -u; }
 for img in $(mine); do $D rmi -f "$img" >/dev/null; done
 push four-layer tmpl/four:1

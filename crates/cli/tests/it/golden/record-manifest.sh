@@ -5,17 +5,7 @@
 # registry (../shared/lab: 127.0.0.1:5000). The registry address is written as {REGISTRY}; digests
 # are kept (the fixtures are deterministic). Errors are recorded as Docker prints them (no prefix;
 # strata prints `Error: ` first). Usage: crates/cli/tests/it/golden/record-manifest.sh
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(cd "$HERE/../../../../.." && pwd)
-LAB_SCRIPTS=${LAB_SCRIPTS:-$(cd "$REPO/../shared/lab" && pwd)}
-DOCKER=${DOCKER:-/usr/local/bin/docker}
-"$LAB_SCRIPTS/registry-start.sh" >/dev/null
-REG=127.0.0.1:5000
-cargo build -q -p test-support --bin fixture-layout --manifest-path "$REPO/Cargo.toml"
-FIX="${CARGO_TARGET_DIR:-$REPO/target}/debug/fixture-layout"
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+NEED_DOCKERD=0 . "$(dirname "$0")/lab.sh"
 export DOCKER_CONFIG="$W/docker-config"
 mkdir -p "$DOCKER_CONFIG"
 R=$REG/golden/manifest

@@ -4,22 +4,7 @@
 # Docker itself prints. Needs root and the peer lab (../shared/lab: registry on 127.0.0.1:5000 and
 # dockerd). The registry address is written as {REGISTRY}; digests are kept (the fixtures are
 # deterministic). Usage: crates/cli/tests/it/golden/record.sh
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(cd "$HERE/../../../../.." && pwd)
-LAB_SCRIPTS=${LAB_SCRIPTS:-$(cd "$REPO/../shared/lab" && pwd)}
-"$LAB_SCRIPTS/registry-start.sh" >/dev/null
-"$LAB_SCRIPTS/dockerd-start.sh" >/dev/null
-D="docker -H unix:///var/tmp/lab/docker.sock"
-REG=127.0.0.1:5000
-cargo build -q -p test-support --bin fixture-layout --manifest-path "$REPO/Cargo.toml"
-FIX="$REPO/target/debug/fixture-layout"
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-push() { # fixture repo:tag
-  "$FIX" "$1" "$W/$1" t >/dev/null
-  skopeo copy --quiet --insecure-policy --dest-tls-verify=false oci:"$W/$1":t docker://$REG/"$2"
-}
+. "$(dirname "$0")/lab.sh"
 redact() { sed -e "s#$REG#{REGISTRY}#g" -e 's#127\.0\.0\.1:1/#{REFUSED}/#g' -e 's#127\.0\.0\.1:1:#{REFUSED}:#g'; }
 push four-layer golden/four:1
 push sample golden/sample:1
