@@ -1,8 +1,12 @@
 //! Image verbs, one file each.
 
+pub mod archive;
+pub mod build;
+pub mod changes;
 pub mod df;
 pub mod filter;
 pub mod history;
+pub mod import;
 pub mod info;
 pub mod inspect;
 pub mod list;
