@@ -6,6 +6,7 @@
 //! with [`metadata`] (SQLite) recording images, tags, repo digests and layers.
 
 pub mod config;
+pub mod container;
 pub mod content;
 pub mod images;
 pub mod metadata;
