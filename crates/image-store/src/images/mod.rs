@@ -3,7 +3,9 @@
 pub mod archive;
 pub mod build;
 pub mod changes;
+pub mod commit;
 pub mod df;
+pub mod export;
 pub mod filter;
 pub mod history;
 pub mod import;
