@@ -58,6 +58,23 @@ pub enum Command {
     Login(commands::login::LoginArgs),
     /// Log out from a registry
     Logout(commands::login::LogoutArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(commands::import::ImportArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(commands::export::ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(commands::commit::CommitArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ContainerCommand {
+    /// Export a container's filesystem as a tar archive
+    Export(commands::export::ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(commands::commit::CommitArgs),
 }
 
 #[derive(Subcommand)]
@@ -77,6 +94,8 @@ pub enum ImageCommand {
     Mount(commands::mount::MountArgs),
     /// Unmount an image mounted with `image mount`
     Unmount(commands::mount::MountArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(commands::import::ImportArgs),
 }
 
 #[derive(Subcommand)]

@@ -1,7 +1,10 @@
 //! One module per command; each parses nothing itself (clap did) and renders what image-store returns.
 
+pub mod commit;
+pub mod export;
 pub mod history;
 pub mod images;
+pub mod import;
 pub mod info;
 pub mod inspect;
 pub mod login;
@@ -11,7 +14,7 @@ pub mod pull;
 pub mod system;
 pub mod tag;
 
-use crate::{Cli, Command, Global, ImageCommand, ManifestCommand, SystemCommand};
+use crate::{Cli, Command, ContainerCommand, Global, ImageCommand, ManifestCommand, SystemCommand};
 use image_store::config::{Config, default_config_path, default_root};
 use image_store::registry_client::{ClientOptions, RegistryClient};
 use image_store::store::Store;
@@ -73,5 +76,12 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Manifest(ManifestCommand::Inspect(a)) => manifest::inspect(&ctx, a),
         Command::Login(a) => login::login(&ctx, a),
         Command::Logout(a) => login::logout(&ctx, a),
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => import::run(&ctx, a),
+        Command::Export(a) | Command::Container(ContainerCommand::Export(a)) => {
+            export::run(&ctx, a)
+        }
+        Command::Commit(a) | Command::Container(ContainerCommand::Commit(a)) => {
+            commit::run(&ctx, a)
+        }
     }
 }

@@ -8,5 +8,6 @@ mod faults;
 mod golden;
 mod history;
 mod images;
+mod import_commit;
 mod manifest;
 mod pull;

@@ -75,7 +75,8 @@ pub fn container_side(c: &ContainerRecord) -> ContainerSide {
             cmd,
             volumes: map(&["Volumes", "volumes"]),
             working_dir: string(&["WorkingDir", "workdir", "working_dir"]),
-            labels: pick(&["Labels", "labels"]).and_then(|x| serde_json::from_value(x.clone()).ok()),
+            labels: pick(&["Labels", "labels"])
+                .and_then(|x| serde_json::from_value(x.clone()).ok()),
             stop_signal: string(&["StopSignal", "stop_signal"]),
             healthcheck: pick(&["Healthcheck"]).cloned(),
             ..Default::default()
@@ -143,7 +144,11 @@ pub fn merge(user: &mut ContainerConfig, container: &ContainerConfig) {
 }
 
 /// Commits container `c` (its upper directory under the store) as a new image.
-pub fn commit_container(store: &Store, c: &ContainerRecord, opts: &CommitOptions) -> Result<String> {
+pub fn commit_container(
+    store: &Store,
+    c: &ContainerRecord,
+    opts: &CommitOptions,
+) -> Result<String> {
     let upper = crate::container::upper_dir(store.root(), &c.id);
     commit_upper(store, &upper, &c.image_id, &container_side(c), opts)
 }
@@ -257,17 +262,18 @@ pub fn commit_upper(
 /// Writes `upper` as an OCI layer tar straight into [`build::store_layer`] (a pipe between a
 /// writer thread and the compressor), on top of `parent`.
 fn tar_layer(store: &Store, upper: &Path, parent: Option<&Digest>) -> Result<NewLayer> {
-    let (reader, writer) = std::io::pipe().map_err(|e| {
-        Error::new(ErrorKind::Internal, format!("creating pipe: {e}"))
-    })?;
+    let (reader, writer) = std::io::pipe()
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("creating pipe: {e}")))?;
     std::thread::scope(|s| {
         let upper = upper.to_path_buf();
-        let producer = s.spawn(move || {
-            archive::write_tree(&upper, TreeMode::OverlayDiff, writer).map(|_| ())
-        });
+        let producer =
+            s.spawn(move || archive::write_tree(&upper, TreeMode::OverlayDiff, writer).map(|_| ()));
         let stored = build::store_layer(store, reader, parent);
         let produced = producer.join().unwrap_or_else(|_| {
-            Err(Error::new(ErrorKind::Internal, "layer writer thread panicked"))
+            Err(Error::new(
+                ErrorKind::Internal,
+                "layer writer thread panicked",
+            ))
         });
         // The writer's failure explains a short stream better than the reader's view of it.
         produced.and(stored)
@@ -284,7 +290,11 @@ mod tests {
 
     fn base_image(store: &Arc<Store>, tmp: &Path) -> String {
         let mut b = tar::Builder::new(Vec::new());
-        for (name, data) in [("etc/keep", &b"k"[..]), ("etc/gone", b"g"), ("opq/old", b"o")] {
+        for (name, data) in [
+            ("etc/keep", &b"k"[..]),
+            ("etc/gone", b"g"),
+            ("opq/old", b"o"),
+        ] {
             let mut h = tar::Header::new_gnu();
             h.set_size(data.len() as u64);
             h.set_mode(0o644);
@@ -300,11 +310,7 @@ mod tests {
             store,
             ImportSource::File(file),
             ImportOptions {
-                changes: vec![
-                    "CMD [\"sh\"]".into(),
-                    "ENV X=1".into(),
-                    "LABEL a=1".into(),
-                ],
+                changes: vec!["CMD [\"sh\"]".into(), "ENV X=1".into(), "LABEL a=1".into()],
                 ..Default::default()
             },
             &crate::progress::discard(),
@@ -391,7 +397,10 @@ mod tests {
             serde_json::from_slice(&store.content.read(&Digest::parse(&id).unwrap()).unwrap())
                 .unwrap();
         assert_eq!(cfg["config"]["Env"], json!(["Y=2", "X=1"]));
-        assert_eq!(cfg["config"]["Cmd"], json!(["sh", "-c", "echo new > /etc/new"]));
+        assert_eq!(
+            cfg["config"]["Cmd"],
+            json!(["sh", "-c", "echo new > /etc/new"])
+        );
         assert_eq!(cfg["author"], "me");
         assert_eq!(cfg["comment"], "msg");
         assert_eq!(cfg["container"], "c".repeat(64));
@@ -410,12 +419,21 @@ mod tests {
         }
         assert_eq!(
             names,
-            ["etc", "etc/.wh.gone", "etc/new", "opq", "opq/.wh..wh..opq", "opq/fresh"]
+            [
+                "etc",
+                "etc/.wh.gone",
+                "etc/new",
+                "opq",
+                "opq/.wh..wh..opq",
+                "opq/fresh"
+            ]
         );
         let dir = store.snapshots.layer_dir(&image.layers[1]);
         assert_eq!(fs::read(dir.join("etc/new")).unwrap(), b"new\n");
         assert_eq!(
-            db.resolve_tag("docker.io/imp/committed", "1").unwrap().as_deref(),
+            db.resolve_tag("docker.io/imp/committed", "1")
+                .unwrap()
+                .as_deref(),
             Some(id.as_str())
         );
     }

@@ -337,7 +337,7 @@ mod tests {
         .unwrap();
         let db = store.db();
         let image = db.image(&id).unwrap().unwrap();
-        assert_eq!(image.layers, [diff_id.clone()]);
+        assert_eq!(image.layers, std::slice::from_ref(&diff_id));
         assert_eq!(image.architecture, "arm64");
         assert_eq!(image.variant, None);
         assert_eq!(image.size, 6);

@@ -1,0 +1,444 @@
+//! `import`, `export`, `commit` against Docker's behaviour (texts checked against the docker 28
+//! CLI with a 20.10 daemon: `Downloading from <url>`, `Imported from -`, the CLI's own errors
+//! without the `Error: ` prefix).
+
+use crate::common::{Env, Mounted};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Stdio;
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn rootfs_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_700_000_000);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, name, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut child = std::process::Command::new("gzip")
+        .arg("-c")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = data.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    out.stdout
+}
+
+fn run_with_stdin(env: &Env, args: &[&str], input: &[u8]) -> std::process::Output {
+    let mut child = env
+        .cmd()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    out
+}
+
+fn image_id(stdout: &str) -> String {
+    let id = stdout.lines().last().unwrap_or_default().to_string();
+    assert!(
+        id.starts_with("sha256:") && id.len() == 71,
+        "not an image ID: {stdout:?}"
+    );
+    id
+}
+
+/// Serves `body` once per connection at any path on a loopback port, until dropped.
+struct OneFileServer {
+    url: String,
+}
+
+impl OneFileServer {
+    fn start(body: Vec<u8>) -> OneFileServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/rootfs.tar.gz", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = conn.write_all(head.as_bytes());
+                let _ = conn.write_all(&body);
+            }
+        });
+        OneFileServer { url }
+    }
+}
+
+fn history_comments(env: &Env, image: &str) -> Vec<String> {
+    env.ok(&["history", "--format", "{{.Comment}}", image])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn import_from_file_stdin_and_url() {
+    let env = Env::new();
+    let plain = rootfs_tar(&[("etc/hello", b"hello\n"), ("bin/tool", b"#!/bin/sh\n")]);
+    let file = env.dir.path().join("rootfs.tar");
+    std::fs::write(&file, &plain).unwrap();
+
+    // A file: the docker CLI streams it, so the daemon calls the source `-`.
+    let out = env.ok(&["import", file.to_str().unwrap(), "imp/file:1"]);
+    let from_file = image_id(&out);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert_eq!(history_comments(&env, "imp/file:1"), ["Imported from -"]);
+    let inspect = env.inspect("imp/file:1");
+    assert_eq!(inspect["Id"], from_file.as_str());
+    assert_eq!(inspect["Comment"], "Imported from -");
+    assert_eq!(
+        inspect["Architecture"],
+        std::env::consts::ARCH
+            .replace("x86_64", "amd64")
+            .replace("aarch64", "arm64")
+    );
+    let layers = inspect["RootFS"]["Layers"].clone();
+    assert_eq!(
+        layers,
+        serde_json::json!([oci_model::Digest::of(&plain).to_string()])
+    );
+    {
+        let m = Mounted::new(&env, "imp/file:1");
+        assert_eq!(std::fs::read(m.path.join("etc/hello")).unwrap(), b"hello\n");
+    }
+
+    // stdin, gzip-compressed: the same layer (DiffID of the plain tar).
+    let out = run_with_stdin(&env, &["image", "import", "-", "imp/stdin"], &gzip(&plain));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    image_id(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(env.inspect("imp/stdin:latest")["RootFS"]["Layers"], layers);
+
+    // A loopback URL: announced like Docker, named in the comment.
+    let server = OneFileServer::start(gzip(&plain));
+    let out = env.ok(&["import", "-m", "", &server.url, "imp/url:1"]);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("Downloading from {}", server.url).as_str())
+    );
+    image_id(lines.next().unwrap());
+    assert_eq!(
+        history_comments(&env, "imp/url:1"),
+        [format!("Imported from {}", server.url)]
+    );
+    assert_eq!(env.inspect("imp/url:1")["RootFS"]["Layers"], layers);
+    env.assert_blobs_valid();
+}
+
+#[test]
+fn import_changes_message_and_platform_in_inspect() {
+    let env = Env::new();
+    let file = env.dir.path().join("rootfs.tar");
+    std::fs::write(&file, rootfs_tar(&[("a", b"a")])).unwrap();
+    env.ok(&[
+        "import",
+        "-c",
+        r#"CMD ["/bin/sh","-c","echo hi"]"#,
+        "-c",
+        "ENV A=1 B=2",
+        "-c",
+        "WORKDIR /w",
+        "-c",
+        "EXPOSE 80/tcp 90",
+        "-c",
+        "LABEL x=y",
+        "-c",
+        "USER nobody",
+        "-c",
+        "VOLUME /data",
+        "-c",
+        "ENTRYPOINT echo",
+        "-c",
+        "STOPSIGNAL SIGINT",
+        "-m",
+        "my msg",
+        "--platform",
+        "linux/arm64",
+        file.to_str().unwrap(),
+        "imp/changes:v1",
+    ]);
+    let i = env.inspect("imp/changes:v1");
+    // The values dockerd gave for the same changes.
+    let c = &i["Config"];
+    assert_eq!(c["User"], "nobody");
+    assert_eq!(
+        c["ExposedPorts"],
+        serde_json::json!({"80/tcp": {}, "90/tcp": {}})
+    );
+    assert_eq!(c["Env"], serde_json::json!(["A=1", "B=2"]));
+    assert_eq!(c["Cmd"], serde_json::json!(["/bin/sh", "-c", "echo hi"]));
+    assert_eq!(
+        c["Entrypoint"],
+        serde_json::json!(["/bin/sh", "-c", "echo"])
+    );
+    assert_eq!(c["Volumes"], serde_json::json!({"/data": {}}));
+    assert_eq!(c["WorkingDir"], "/w");
+    assert_eq!(c["Labels"], serde_json::json!({"x": "y"}));
+    assert_eq!(c["StopSignal"], "SIGINT");
+    assert_eq!(i["Comment"], "my msg");
+    assert_eq!(i["Architecture"], "arm64");
+    assert_eq!(history_comments(&env, "imp/changes:v1"), ["my msg"]);
+    // `images --filter label=` sees the label.
+    assert_eq!(
+        env.ok(&[
+            "images",
+            "--filter",
+            "label=x=y",
+            "--format",
+            "{{.Repository}}"
+        ]),
+        "imp/changes\n"
+    );
+}
+
+#[test]
+fn import_errors_as_docker_prints_them() {
+    let env = Env::new();
+    let file = env.dir.path().join("rootfs.tar");
+    std::fs::write(&file, rootfs_tar(&[("a", b"a")])).unwrap();
+    let f = file.to_str().unwrap();
+    assert_eq!(
+        env.fails(&["import", "bogus.tar"]),
+        "open bogus.tar: no such file or directory\n"
+    );
+    assert_eq!(
+        env.fails(&["import", f, "BAD NAME"]),
+        "invalid reference format: repository name (library/BAD NAME) must be lowercase\n"
+    );
+    assert_eq!(
+        env.fails(&[
+            "import",
+            f,
+            "x@sha256:da580beb33f0da60884aac52901fa865e4cb9acfc18bb06e7c4e1a2871f2f3b6"
+        ]),
+        "Error: cannot import digest reference\n"
+    );
+    assert_eq!(
+        env.fails(&["import", "-c", "FOO bar", f]),
+        "Error: foo is not a valid change command\n"
+    );
+    assert_eq!(
+        env.fails(&["import", "-c", "ENV", f]),
+        "Error: ENV requires at least one argument\n"
+    );
+    assert_eq!(
+        env.fails(&["export", "nope"]),
+        "Error: No such container: nope\n"
+    );
+    assert_eq!(
+        env.fails(&["commit", "nope"]),
+        "Error: No such container: nope\n"
+    );
+    // Nothing was recorded.
+    assert_eq!(env.ok(&["images", "-aq"]), "");
+}
+
+/// A busybox root filesystem (the host's static busybox), imported as `repo`.
+fn import_busybox(env: &Env, repo: &str) -> Option<String> {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.exists())?;
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_path_with_name(busybox, "bin/busybox").unwrap();
+    for (name, data) in [("etc/keep", &b"keep\n"[..]), ("etc/gone", b"gone\n")] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_700_000_000);
+        b.append_data(&mut h, name, data).unwrap();
+    }
+    for app in ["sh", "cat", "rm", "echo", "ls"] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_mode(0o777);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_700_000_000);
+        b.append_link(&mut h, format!("bin/{app}"), "busybox")
+            .unwrap();
+    }
+    let file = env.dir.path().join("busybox.tar");
+    std::fs::write(&file, b.into_inner().unwrap()).unwrap();
+    let out = env.ok(&[
+        "import",
+        "-c",
+        r#"CMD ["sh"]"#,
+        "-c",
+        "ENV PATH=/bin",
+        file.to_str().unwrap(),
+        repo,
+    ]);
+    Some(image_id(&out))
+}
+
+/// Creates a container of `image` through the library (no process runs) and makes the changes
+/// a process in it would have made, in the upper directory in overlay form: a new file and a
+/// deleted one (a 0/0 character device).
+fn container_with_changes(env: &Env, image: &str) -> String {
+    use image_store::container::{self, lifecycle};
+    let store = image_store::store::Store::open(&env.root(), Default::default()).unwrap();
+    let id = image_store::images::lookup::find_image(&store.db(), image).unwrap();
+    let c = lifecycle::create(
+        &store,
+        &id,
+        &lifecycle::CreateOptions {
+            image_ref: image.into(),
+            name: Some("imp-changed".into()),
+            args: vec![
+                "sh".into(),
+                "-c".into(),
+                "echo new > /etc/new; rm /etc/gone".into(),
+            ],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let upper = container::upper_dir(store.root(), &c.id);
+    std::fs::create_dir_all(upper.join("etc")).unwrap();
+    std::fs::write(upper.join("etc/new"), b"new\n").unwrap();
+    let gone = std::ffi::CString::new(upper.join("etc/gone").to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; a 0/0 character device is overlayfs' whiteout.
+    assert_eq!(unsafe { libc::mknod(gone.as_ptr(), libc::S_IFCHR, 0) }, 0);
+    c.id
+}
+
+#[test]
+fn commit_and_export_a_container_then_import_it_back() {
+    if !is_root() {
+        eprintln!("skipped: containers' overlay upper directories need root");
+        return;
+    }
+    let env = Env::new();
+    let Some(base) = import_busybox(&env, "imp/busybox:1") else {
+        eprintln!("skipped: no busybox binary on this machine");
+        return;
+    };
+    let cid = container_with_changes(&env, "imp/busybox:1");
+
+    // commit: a new layer over the image's, Docker's history row, tagged.
+    let out = env.ok(&[
+        "commit",
+        "-a",
+        "me",
+        "-m",
+        "msg",
+        "-c",
+        "ENV Y=2",
+        "imp-changed",
+        "imp/committed:1",
+    ]);
+    let committed = image_id(&out);
+    assert_ne!(committed, base);
+    let i = env.inspect("imp/committed:1");
+    assert_eq!(i["Id"], committed.as_str());
+    assert_eq!(i["Author"], "me");
+    assert_eq!(i["Comment"], "msg");
+    assert_eq!(i["Config"]["Env"], serde_json::json!(["Y=2", "PATH=/bin"]));
+    assert_eq!(i["RootFS"]["Layers"].as_array().unwrap().len(), 2);
+    let rows = env.ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}|{{.Comment}}",
+        "imp/committed:1",
+    ]);
+    assert_eq!(
+        rows,
+        "sh -c echo new > /etc/new; rm /etc/gone|msg\n|Imported from -\n"
+    );
+    {
+        let m = Mounted::new(&env, "imp/committed:1");
+        assert_eq!(std::fs::read(m.path.join("etc/new")).unwrap(), b"new\n");
+        assert_eq!(std::fs::read(m.path.join("etc/keep")).unwrap(), b"keep\n");
+        assert!(!m.path.join("etc/gone").exists());
+    }
+    // The container ID prefix finds it too (`container commit`), and no name means dangling.
+    let out = env.ok(&["container", "commit", &cid[..12]]);
+    let anonymous = image_id(&out);
+    assert_eq!(env.inspect(&anonymous)["RepoTags"], serde_json::json!([]));
+
+    // export: the flattened root filesystem, to a file and to a pipe.
+    let exported = env.dir.path().join("exported.tar");
+    env.ok(&["export", "-o", exported.to_str().unwrap(), "imp-changed"]);
+    let bytes = std::fs::read(&exported).unwrap();
+    let mut names = Vec::new();
+    for e in tar::Archive::new(bytes.as_slice()).entries().unwrap() {
+        names.push(e.unwrap().path().unwrap().to_string_lossy().into_owned());
+    }
+    assert!(names.contains(&"etc/new".to_string()), "{names:?}");
+    assert!(names.contains(&"bin/busybox".to_string()), "{names:?}");
+    assert!(!names.contains(&"etc/gone".to_string()), "{names:?}");
+    let piped = env
+        .cmd()
+        .args(["container", "export", &cid])
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    assert_eq!(piped.stdout, bytes, "export is deterministic");
+
+    // export | import round-trip: the same files, one layer.
+    let out = run_with_stdin(&env, &["import", "-", "imp/roundtrip"], &piped.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let i = env.inspect("imp/roundtrip");
+    assert_eq!(i["RootFS"]["Layers"].as_array().unwrap().len(), 1);
+    {
+        let m = Mounted::new(&env, "imp/roundtrip");
+        assert_eq!(std::fs::read(m.path.join("etc/new")).unwrap(), b"new\n");
+        assert!(!m.path.join("etc/gone").exists());
+        assert!(m.path.join("bin/busybox").is_file());
+        assert_eq!(
+            std::fs::read_link(m.path.join("bin/sh")).unwrap(),
+            Path::new("busybox")
+        );
+    }
+    env.assert_blobs_valid();
+}
