@@ -442,3 +442,22 @@ fn commit_and_export_a_container_then_import_it_back() {
     }
     env.assert_blobs_valid();
 }
+
+#[test]
+fn export_refuses_a_terminal() {
+    let env = Env::new();
+    // `script` gives strata a pseudo-terminal as stdout, as an interactive shell would.
+    let mut script = std::process::Command::new("script");
+    let inner = env.cmd();
+    script.envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))));
+    let cmdline = format!("{} export whatever", env!("CARGO_BIN_EXE_strata"));
+    let out = script
+        .args(["-qfec", &cmdline, "/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).replace('\r', ""),
+        "cowardly refusing to save to a terminal. Use the -o flag or redirect\n"
+    );
+}

@@ -149,6 +149,15 @@ pub fn commit_container(
     c: &ContainerRecord,
     opts: &CommitOptions,
 ) -> Result<String> {
+    if c.config.get("Driver").and_then(Value::as_str) == Some("copy") {
+        // Its writable directory is a full copy of the image (deleted files simply absent,
+        // not whited out): it is not a diff, and committing it would resurrect deletions.
+        return Err(Error::unsupported(format!(
+            "cannot commit container {}: it uses the copy driver (no overlay), whose writable \
+             directory is not a layer diff",
+            c.id
+        )));
+    }
     let upper = crate::container::upper_dir(store.root(), &c.id);
     commit_upper(store, &upper, &c.image_id, &container_side(c), opts)
 }

@@ -121,6 +121,11 @@ pub fn export_container<W: Write>(store: &Store, c: &ContainerRecord, out: W) ->
     if is_mount_point(&rootfs) {
         return archive::write_tree(&rootfs, TreeMode::Plain, out).map(|(w, _)| w);
     }
+    let upper = crate::container::upper_dir(store.root(), &c.id);
+    if c.config.get("Driver").and_then(serde_json::Value::as_str) == Some("copy") {
+        // The copy driver's writable directory is the whole root filesystem.
+        return archive::write_tree(&upper, TreeMode::Plain, out).map(|(w, _)| w);
+    }
     let image = store
         .db()
         .image(&c.image_id)?
@@ -130,7 +135,6 @@ pub fn export_container<W: Write>(store: &Store, c: &ContainerRecord, out: W) ->
         .iter()
         .map(|l| store.snapshots.layer_dir(l))
         .collect();
-    let upper = crate::container::upper_dir(store.root(), &c.id);
     export_layers(store.root(), &layers, &upper, out)
 }
 
