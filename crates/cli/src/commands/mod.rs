@@ -1,6 +1,7 @@
 //! One module per command; each parses nothing itself (clap did) and renders what image-store returns.
 
 pub mod commit;
+pub mod container;
 pub mod export;
 pub mod history;
 pub mod images;
@@ -83,5 +84,35 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Commit(a) | Command::Container(ContainerCommand::Commit(a)) => {
             commit::run(&ctx, a)
         }
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => container::run(&ctx, a),
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
+            container::create(&ctx, a)
+        }
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
+            container::start(&ctx, a)
+        }
+        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
+            container::stop(&ctx, a)
+        }
+        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
+            container::restart(&ctx, a)
+        }
+        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => {
+            container::kill(&ctx, a)
+        }
+        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => {
+            container::wait(&ctx, a)
+        }
+        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => container::rm(&ctx, a),
+        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => container::ps(&ctx, a),
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => {
+            container::logs(&ctx, a)
+        }
+        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
+            container::exec(&ctx, a)
+        }
+        Command::Container(ContainerCommand::Inspect(a)) => container::inspect(&ctx, a),
+        Command::Container(ContainerCommand::Prune(a)) => container::prune(&ctx, a),
+        Command::ContainerMonitor(a) => container::monitor(&ctx, a),
     }
 }

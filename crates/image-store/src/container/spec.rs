@@ -339,8 +339,18 @@ pub fn process_env(spec: &BundleSpec) -> Vec<String> {
     env
 }
 
+/// Docker's open-files limit (1048576), capped by strata's own hard limit (raising it needs
+/// CAP_SYS_RESOURCE in the initial namespace, which not every host grants).
+pub fn nofile_limit() -> u64 {
+    let own = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .maximum
+        .unwrap_or(u64::MAX);
+    own.min(1_048_576)
+}
+
 /// The OCI runtime config (`config.json`) for a bundle whose root is `rootfs/`.
 pub fn runtime_config(spec: &BundleSpec) -> Value {
+    let nofile = nofile_limit();
     let caps: Vec<&str> = DEFAULT_CAPS.to_vec();
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc",
@@ -388,7 +398,7 @@ pub fn runtime_config(spec: &BundleSpec) -> Value {
             "capabilities": {
                 "bounding": caps, "effective": caps, "permitted": caps,
             },
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1048576u64, "soft": 1048576u64}],
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": nofile, "soft": nofile}],
             "noNewPrivileges": true,
         },
         "root": {"path": "rootfs", "readonly": false},
