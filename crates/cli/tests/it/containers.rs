@@ -486,3 +486,120 @@ fn exec_runs_in_the_running_container() {
     assert!(container_dirs(&env).is_empty());
     let _ = Path::new("/");
 }
+
+#[test]
+fn networks_start_attach_restart_and_follow() {
+    let Some((_reg, env, image)) = setup() else {
+        return;
+    };
+    env.ok(&["pull", &image]);
+    // The default and `none`: a private namespace with only lo; `host`: the host's interfaces.
+    assert_eq!(
+        env.ok(&["run", "--rm", &image, "ls", "/sys/class/net"]),
+        "lo\n"
+    );
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &image,
+            "ls",
+            "/sys/class/net"
+        ]),
+        "lo\n"
+    );
+    let host_ifaces = std::fs::read_dir("/sys/class/net").unwrap().count();
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        &image,
+        "ls",
+        "/sys/class/net",
+    ]);
+    assert_eq!(out.lines().count(), host_ifaces, "{out}");
+    let out = env.run(&["run", "--rm", "--network", "bridge", &image, "true"]);
+    assert_eq!(code(&out), 125);
+    assert!(text(&out.stderr).contains("not offered"));
+
+    // create + start -a: attached, with the container's exit code.
+    env.ok(&[
+        "create",
+        "--name",
+        "att",
+        &image,
+        "sh",
+        "-c",
+        "echo attached; exit 5",
+    ]);
+    assert!(ps_all(&env).contains("att Created"));
+    let out = env.run(&["start", "-a", "att"]);
+    assert_eq!(code(&out), 5);
+    assert_eq!(text(&out.stdout), "attached\n");
+    assert!(ps_all(&env).contains("att Exited (5)"));
+
+    // logs -f follows until the container exits; restart runs it again.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "fol",
+        &image,
+        "sh",
+        "-c",
+        "echo a; sleep 0.5; echo b",
+    ]);
+    assert_eq!(env.ok(&["logs", "-f", "fol"]), "a\nb\n");
+    assert_eq!(env.ok(&["wait", "fol"]), "0\n");
+    assert_eq!(env.ok(&["restart", "fol"]), "fol\n");
+    assert_eq!(env.ok(&["wait", "fol"]), "0\n");
+    assert_eq!(env.ok(&["logs", "fol"]), "a\nb\na\nb\n");
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["container", "inspect", "fol"])).unwrap();
+    assert_eq!(v[0]["Path"], "sh");
+    assert_eq!(v[0]["Args"][0], "-c");
+    assert_eq!(v[0]["HostConfig"]["NetworkMode"], "none");
+    assert_eq!(v[0]["GraphDriver"]["Name"], "overlay");
+    assert_eq!(v[0]["State"]["Running"], false);
+    env.ok(&["rm", "att", "fol"]);
+    assert!(store_mounts(&env).is_empty());
+}
+
+#[test]
+fn missing_runtime_is_a_clear_error_and_leaves_nothing() {
+    let Some((_reg, env, image)) = setup() else {
+        return;
+    };
+    env.ok(&["pull", &image]);
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "no-such-runtime",
+        &image,
+        "true",
+    ]);
+    assert_eq!(code(&out), 125);
+    assert_eq!(
+        text(&out.stderr),
+        "Error: OCI runtime \"no-such-runtime\" not found on PATH\n"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let out = env
+        .cmd()
+        .env("PATH", empty.path())
+        .args(["run", "--rm", &image, "true"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 125);
+    assert!(
+        text(&out.stderr).contains("neither runc nor crun is on PATH"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(ps_all(&env), "");
+    assert!(container_dirs(&env).is_empty());
+}
