@@ -603,3 +603,42 @@ fn missing_runtime_is_a_clear_error_and_leaves_nothing() {
     assert_eq!(ps_all(&env), "");
     assert!(container_dirs(&env).is_empty());
 }
+
+#[test]
+fn copy_driver_fallback_runs_the_same_union() {
+    let Some((reg, _, image)) = setup() else {
+        return;
+    };
+    let env = Env::new().with_var("STRATA_SNAPSHOTTER", "copy");
+    let mut spec = busybox_image().unwrap();
+    spec.layers.push(LayerSpec::new(
+        Comp::Gzip,
+        vec![Entry::dir("etc"), Entry::whiteout("etc/group")],
+    ));
+    publish(&reg, &spec, "lab/copy:latest");
+    let two = format!("{}/lab/copy", reg.addr);
+    assert_eq!(env.ok(&["run", "--rm", &two, "ls", "/etc"]), "passwd\n");
+    env.ok(&[
+        "run",
+        "--name",
+        "cp1",
+        &image,
+        "sh",
+        "-c",
+        "echo changed > /etc/passwd",
+    ]);
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["container", "inspect", "cp1"])).unwrap();
+    assert_eq!(v[0]["GraphDriver"]["Name"], "copy");
+    // The image is untouched; a restart keeps the container's own change.
+    assert_eq!(
+        env.ok(&["run", "--rm", &image, "cat", "/etc/passwd"])
+            .lines()
+            .next(),
+        Some("root:x:0:0:root:/root:/bin/sh")
+    );
+    assert_eq!(env.run(&["start", "-a", "cp1"]).status.code(), Some(0));
+    env.ok(&["rm", "cp1"]);
+    assert!(container_dirs(&env).is_empty());
+    assert!(store_mounts(&env).is_empty());
+}
