@@ -403,7 +403,8 @@ pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<u8> {
     let store = ctx.store()?;
     let mut deleted = Vec::new();
     let mut reclaimed = 0;
-    for c in store.db().containers()? {
+    let all = store.db().containers()?;
+    for c in all {
         if c.state == "running" {
             continue;
         }
@@ -562,7 +563,7 @@ fn ps_filter(store: &Store, filters: &[String]) -> Result<impl Fn(&ContainerReco
     for f in filters {
         let (k, v) = f
             .split_once('=')
-            .ok_or_else(|| Error::invalid(format!("bad format of filter (expected name=value)")))?;
+            .ok_or_else(|| Error::invalid("bad format of filter (expected name=value)"))?;
         let k = k.trim().to_ascii_lowercase();
         match k.as_str() {
             "status" => {
@@ -595,7 +596,7 @@ fn ps_filter(store: &Store, filters: &[String]) -> Result<impl Fn(&ContainerReco
         .unwrap_or_default();
     Ok(move |c: &ContainerRecord| {
         by_key.iter().all(|(k, vs)| match k.as_str() {
-            "status" => vs.iter().any(|v| *v == c.state),
+            "status" => vs.contains(&c.state),
             "name" => vs
                 .iter()
                 .any(|v| c.name.contains(v.trim_start_matches('/'))),
