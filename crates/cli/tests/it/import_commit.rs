@@ -461,3 +461,157 @@ fn export_refuses_a_terminal() {
         "cowardly refusing to save to a terminal. Use the -o flag or redirect\n"
     );
 }
+
+fn runc_on_path() -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("runc").is_file()))
+        .unwrap_or(false)
+}
+
+fn run_out(env: &Env, args: &[&str]) -> String {
+    let out = env.run(args);
+    assert!(
+        out.status.success(),
+        "strata {args:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn run_commit_run_and_export_import_with_real_containers() {
+    if !is_root() || !runc_on_path() {
+        eprintln!("skipped: running containers needs root and runc");
+        return;
+    }
+    let env = Env::new();
+    if import_busybox(&env, "imp/bb:1").is_none() {
+        eprintln!("skipped: no busybox binary on this machine");
+        return;
+    }
+    // A container writes a file and deletes one of the image's.
+    run_out(
+        &env,
+        &[
+            "run",
+            "--name",
+            "writer",
+            "imp/bb:1",
+            "sh",
+            "-c",
+            "echo new > /etc/new; rm /etc/gone",
+        ],
+    );
+    let out = env.ok(&["commit", "-m", "from writer", "writer", "imp/bbc:1"]);
+    let id = image_id(&out);
+    assert_eq!(
+        env.ok(&[
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}} {{.ID}}",
+            "imp/bbc"
+        ]),
+        format!("imp/bbc:1 {}\n", &id[7..19])
+    );
+    assert_eq!(
+        run_out(
+            &env,
+            &["run", "--rm", "imp/bbc:1", "cat", "/etc/new", "/etc/keep"]
+        ),
+        "new\nkeep\n"
+    );
+    assert_eq!(
+        run_out(
+            &env,
+            &[
+                "run",
+                "--rm",
+                "imp/bbc:1",
+                "sh",
+                "-c",
+                "test -e /etc/gone && echo present || echo absent"
+            ]
+        ),
+        "absent\n"
+    );
+    assert_eq!(
+        env.ok(&[
+            "history",
+            "--no-trunc",
+            "--format",
+            "{{.CreatedBy}}|{{.Comment}}",
+            "imp/bbc:1"
+        ]),
+        "sh -c echo new > /etc/new; rm /etc/gone|from writer\n|Imported from -\n"
+    );
+
+    // export | import: the container's view as a one-layer image that runs.
+    let exported = env.cmd().args(["export", "writer"]).output().unwrap();
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let out = run_with_stdin(
+        &env,
+        &["import", "-c", "CMD [\"sh\"]", "-", "imp/flat:1"],
+        &exported.stdout,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        run_out(
+            &env,
+            &[
+                "run",
+                "--rm",
+                "imp/flat:1",
+                "sh",
+                "-c",
+                "cat /etc/new; test -e /etc/gone || echo gone"
+            ]
+        ),
+        "new\ngone\n"
+    );
+
+    // A running container exports its live root filesystem.
+    run_out(
+        &env,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "live",
+            "imp/bb:1",
+            "sh",
+            "-c",
+            "echo up > /live; sleep 30",
+        ],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let names = loop {
+        let out = env.cmd().args(["export", "live"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let names: Vec<String> = tar::Archive::new(out.stdout.as_slice())
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+        if names.iter().any(|n| n == "live") || std::time::Instant::now() > deadline {
+            break names;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let _ = env.run(&["rm", "-f", "live"]);
+    assert!(names.iter().any(|n| n == "live"), "{names:?}");
+    assert!(names.iter().any(|n| n == "bin/busybox"), "{names:?}");
+}
