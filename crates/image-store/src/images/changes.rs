@@ -48,6 +48,7 @@ fn apply_one(
     rest: &str,
     cmd_set: &mut bool,
 ) -> Result<()> {
+    let env = config.env.clone().unwrap_or_default();
     match lower {
         "cmd" => {
             config.cmd = Some(exec_or_shell(rest));
@@ -68,7 +69,7 @@ fn apply_one(
         }
         "env" => {
             needs_args(word, rest)?;
-            let pairs = name_values(word, rest)?;
+            let pairs = name_values(word, rest, &env)?;
             let env = config.env.get_or_insert_with(Vec::new);
             for (k, v) in pairs {
                 let entry = format!("{k}={v}");
@@ -83,7 +84,7 @@ fn apply_one(
         }
         "label" => {
             needs_args(word, rest)?;
-            let pairs = name_values(word, rest)?;
+            let pairs = name_values(word, rest, &env)?;
             let labels = config.labels.get_or_insert_with(BTreeMap::new);
             for (k, v) in pairs {
                 labels.insert(k, v);
@@ -92,7 +93,7 @@ fn apply_one(
         "expose" => {
             needs_args(word, rest)?;
             let ports = config.exposed_ports.get_or_insert_with(BTreeMap::new);
-            for p in words(rest)? {
+            for p in words(rest, &env)? {
                 for port in expand_port(&p)? {
                     ports.insert(port, Value::Object(Default::default()));
                 }
@@ -102,7 +103,7 @@ fn apply_one(
             needs_args(word, rest)?;
             let list = match json_array(rest) {
                 Some(v) => v,
-                None => words(rest)?,
+                None => words(rest, &env)?,
             };
             let volumes = config.volumes.get_or_insert_with(BTreeMap::new);
             for v in list {
@@ -117,7 +118,7 @@ fn apply_one(
         }
         "workdir" => {
             needs_args(word, rest)?;
-            let dir = unquote_one(rest)?;
+            let dir = unquote_one(rest, &env)?;
             let joined = if dir.starts_with('/') {
                 dir
             } else {
@@ -134,11 +135,11 @@ fn apply_one(
         }
         "user" => {
             needs_args(word, rest)?;
-            config.user = Some(unquote_one(rest)?);
+            config.user = Some(unquote_one(rest, &env)?);
         }
         "stopsignal" => {
             needs_args(word, rest)?;
-            let sig = unquote_one(rest)?;
+            let sig = unquote_one(rest, &env)?;
             if !valid_signal(&sig) {
                 return Err(Error::invalid(format!("Invalid signal: {sig}")));
             }
@@ -186,16 +187,33 @@ fn exec_or_shell(s: &str) -> Vec<String> {
     }
 }
 
-/// Splits on unquoted whitespace, removing quotes and backslash escapes (Docker's word rules).
-fn words(s: &str) -> Result<Vec<String>> {
+/// Splits on unquoted whitespace, removing quotes and backslash escapes and expanding
+/// `$VAR`, `${VAR}`, `${VAR:-default}` and `${VAR:+alternative}` from `env` (not inside single
+/// quotes, not after a backslash), as Docker's shell-word processing does.
+fn words(s: &str, env: &[String]) -> Result<Vec<String>> {
+    process(s, env, true)
+}
+
+/// One word: like [`words`] but whitespace is kept.
+fn unquote_one(s: &str, env: &[String]) -> Result<String> {
+    Ok(process(s, env, false)?.concat())
+}
+
+fn lookup<'a>(env: &'a [String], name: &str) -> Option<&'a str> {
+    env.iter()
+        .rev()
+        .find_map(|e| e.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
+}
+
+fn process(s: &str, env: &[String], split: bool) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
     let mut quote: Option<char> = None;
-    let mut chars = s.chars();
+    let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         match (quote, c) {
-            (None, c) if c.is_whitespace() => {
+            (None, c) if split && c.is_whitespace() => {
                 if in_word {
                     out.push(std::mem::take(&mut cur));
                     in_word = false;
@@ -210,12 +228,67 @@ fn words(s: &str) -> Result<Vec<String>> {
             (_, '\\') => {
                 in_word = true;
                 match chars.next() {
-                    Some(n) if quote.is_none() || n == '"' || n == '\\' => cur.push(n),
+                    Some(n) if quote.is_none() || n == '"' || n == '\\' || n == '$' => cur.push(n),
                     Some(n) => {
                         cur.push('\\');
                         cur.push(n);
                     }
                     None => cur.push('\\'),
+                }
+            }
+            (_, '$') => {
+                in_word = true;
+                if chars.peek() == Some(&'{') {
+                    chars.next();
+                    let mut inner = String::new();
+                    loop {
+                        match chars.next() {
+                            Some('}') => break,
+                            Some(ch) => inner.push(ch),
+                            None => {
+                                return Err(Error::invalid(format!(
+                                    "missing '}}' in substitution: {s}"
+                                )));
+                            }
+                        }
+                    }
+                    let (name, modifier) = match inner.find(':') {
+                        Some(i) => (&inner[..i], Some(&inner[i..])),
+                        None => (inner.as_str(), None),
+                    };
+                    let value = lookup(env, name);
+                    match modifier {
+                        None => cur.push_str(value.unwrap_or("")),
+                        Some(m) if m.starts_with(":-") => match value.filter(|v| !v.is_empty()) {
+                            Some(v) => cur.push_str(v),
+                            None => cur.push_str(&m[2..]),
+                        },
+                        Some(m) if m.starts_with(":+") => {
+                            if value.is_some_and(|v| !v.is_empty()) {
+                                cur.push_str(&m[2..]);
+                            }
+                        }
+                        Some(m) => {
+                            return Err(Error::invalid(format!(
+                                "unsupported modifier ({m}) in substitution: {s}"
+                            )));
+                        }
+                    }
+                } else {
+                    let mut name = String::new();
+                    while let Some(&ch) = chars.peek() {
+                        if ch.is_ascii_alphanumeric() || ch == '_' {
+                            name.push(ch);
+                            chars.next();
+                        } else {
+                            break;
+                        }
+                    }
+                    if name.is_empty() {
+                        cur.push('$');
+                    } else {
+                        cur.push_str(lookup(env, &name).unwrap_or(""));
+                    }
                 }
             }
             (_, c) => {
@@ -233,18 +306,9 @@ fn words(s: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn unquote_one(s: &str) -> Result<String> {
-    let w = words(s)?;
-    Ok(if w.len() == 1 {
-        w.into_iter().next().unwrap_or_default()
-    } else {
-        s.to_string()
-    })
-}
-
 /// `key=value …` pairs, or the legacy `key value with spaces` form (one pair).
-fn name_values(word: &str, rest: &str) -> Result<Vec<(String, String)>> {
-    let ws = words(rest)?;
+fn name_values(word: &str, rest: &str, env: &[String]) -> Result<Vec<(String, String)>> {
+    let ws = words(rest, env)?;
     let first_has_eq = ws.first().is_some_and(|w| w.contains('='));
     if !first_has_eq {
         // Legacy form: the first word is the name, the rest of the line the value.
@@ -257,7 +321,7 @@ fn name_values(word: &str, rest: &str) -> Result<Vec<(String, String)>> {
                 )));
             }
         };
-        return Ok(vec![(name.to_string(), value.to_string())]);
+        return Ok(vec![(name.to_string(), unquote_one(value, env)?)]);
     }
     let mut out = Vec::new();
     for w in ws {
@@ -440,6 +504,26 @@ mod tests {
             ["/v1", "/v2"]
         );
         assert_eq!(c.stop_signal.as_deref(), Some("SIGINT"));
+    }
+
+    #[test]
+    fn variables_expand_as_dockerd_expanded_them() {
+        // The values dockerd 20.10 gave for these changes.
+        let c = applied(&[
+            "ENV A=1",
+            r#"ENV B=$A/x C=${A}y D="$A z""#,
+            "WORKDIR /$A",
+            "LABEL l=$A",
+            r"ENV E=\$A F='$A' G=${NOPE:-dflt} H=${A:+alt}",
+        ]);
+        assert_eq!(
+            c.env.unwrap(),
+            [
+                "A=1", "B=1/x", "C=1y", "D=1 z", "E=$A", "F=$A", "G=dflt", "H=alt"
+            ]
+        );
+        assert_eq!(c.working_dir.as_deref(), Some("/1"));
+        assert_eq!(c.labels.unwrap()["l"], "1");
     }
 
     #[test]
