@@ -86,6 +86,63 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
+/// A lease protecting what an import or commit is putting together (kinds `"blob"` and
+/// `"layer"`, by digest / ChainID) until its image is recorded, under the same protocol as the
+/// garbage collector's: the lease is added while holding `<root>/locks/gc`, so a collection is
+/// either finished before the lease exists or sees it. Leases of dead processes are swept by the
+/// collector; [`WriteLease::release`] drops it.
+pub struct WriteLease {
+    id: String,
+}
+
+impl WriteLease {
+    pub fn new(what: &str) -> WriteLease {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        WriteLease {
+            id: format!(
+                "{what}-{}-{}-{nanos}",
+                std::process::id(),
+                SEQ.fetch_add(1, Ordering::Relaxed)
+            ),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Protects `blobs` and `layers` (ChainIDs).
+    pub fn add(&self, store: &Store, blobs: &[&Digest], layers: &[&Digest]) -> Result<()> {
+        let path = store.root().join("locks").join("gc");
+        let gc = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_err(format_args!("open {}", path.display()), e))?;
+        gc.lock()
+            .map_err(|e| io_err(format_args!("lock {}", path.display()), e))?;
+        let blobs: Vec<String> = blobs.iter().map(|d| d.to_string()).collect();
+        let layers: Vec<String> = layers.iter().map(|d| d.to_string()).collect();
+        let resources: Vec<(&str, &str)> = blobs
+            .iter()
+            .map(|b| ("blob", b.as_str()))
+            .chain(layers.iter().map(|l| ("layer", l.as_str())))
+            .collect();
+        store.db().add_lease(&self.id, &resources)
+    }
+
+    /// Drops the lease (best effort: a leftover is swept once this process is gone).
+    pub fn release(&self, store: &Store) {
+        let _ = store.db().remove_lease(&self.id);
+    }
+}
+
 /// The ChainID of a layer with DiffID `diff_id` on top of `parent`.
 pub fn chain_id(parent: Option<&Digest>, diff_id: &Digest) -> Digest {
     match parent {
@@ -95,11 +152,14 @@ pub fn chain_id(parent: Option<&Digest>, diff_id: &Digest) -> Digest {
 }
 
 /// Streams the uncompressed tar `plain` into a gzip layer blob, then unpacks it as the
-/// snapshot on top of `parent` (a ChainID) and records the layer.
+/// snapshot on top of `parent` (a ChainID) and records the layer. The blob and the layer are
+/// added to `lease` before they are stored, so they survive a concurrent garbage collection
+/// until the caller has recorded its image.
 pub fn store_layer<R: Read>(
     store: &Store,
     mut plain: R,
     parent: Option<&Digest>,
+    lease: &WriteLease,
 ) -> Result<NewLayer> {
     let (tmp, file) = TempFile::create(store.root(), "layer")?;
     let compressed = Hashing {
@@ -124,6 +184,8 @@ pub fn store_layer<R: Read>(
     let blob_digest = compressed.hash.digest();
     let compressed_size = compressed.hash.len();
     drop(compressed);
+    let chain = chain_id(parent, &diff_id);
+    lease.add(store, &[&blob_digest], &[&chain])?;
 
     match store.content.ingest(&blob_digest, Some(compressed_size))? {
         crate::content::IngestStart::Present => {}
@@ -146,7 +208,6 @@ pub fn store_layer<R: Read>(
     }
     drop(tmp);
 
-    let chain = chain_id(parent, &diff_id);
     let _lock = store.lock_layer(&chain)?;
     if let Some(l) = store.db().layer(&chain)?
         && store.snapshots.exists(&chain)
@@ -329,4 +390,60 @@ pub fn image_layers(store: &Store, image_id: &str) -> Result<Vec<NewLayer>> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn stored_layer_is_leased_until_released() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("store"), Config::default()).unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        b.append_data(&mut h, "f", &b"hi"[..]).unwrap();
+        let plain = b.into_inner().unwrap();
+        let lease = WriteLease::new("test");
+        let layer = store_layer(&store, plain.as_slice(), None, &lease).unwrap();
+        assert_eq!(layer.diff_id, Digest::of(&plain));
+        assert_eq!(layer.chain_id, layer.diff_id);
+        assert_eq!(layer.size, 2);
+        let db = store.db();
+        assert!(db.leased("layer", &layer.chain_id.to_string()).unwrap());
+        assert!(db.leased("blob", &layer.blob_digest.to_string()).unwrap());
+        drop(db);
+        // The blob is the gzip of the tar, stored under its digest.
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(store.content.open_blob(&layer.blob_digest).unwrap())
+            .read_to_end(&mut unzipped)
+            .unwrap();
+        assert_eq!(unzipped, plain);
+        lease.release(&store);
+        assert!(
+            !store
+                .db()
+                .leased("layer", &layer.chain_id.to_string())
+                .unwrap()
+        );
+        // A second layer on top gets the ChainID of the pair; the same bytes again are reused.
+        let again = store_layer(&store, plain.as_slice(), Some(&layer.chain_id), &lease).unwrap();
+        assert_eq!(
+            again.chain_id,
+            Digest::of(format!("{} {}", layer.chain_id, layer.diff_id).as_bytes())
+        );
+        assert_eq!(again.blob_digest, layer.blob_digest);
+        lease.release(&store);
+        // Nothing spooled is left behind.
+        assert_eq!(
+            std::fs::read_dir(store.root().join("tmp")).unwrap().count(),
+            0
+        );
+    }
 }

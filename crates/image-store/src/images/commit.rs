@@ -188,7 +188,7 @@ pub fn commit_upper(
     {
         merge(&mut runtime, &image_runtime);
     }
-    let mut layers = build::image_layers(store, parent_image)?;
+    let layers = build::image_layers(store, parent_image)?;
 
     let empty = std::fs::read_dir(upper)
         .map_err(|e| {
@@ -199,13 +199,35 @@ pub fn commit_upper(
         })?
         .next()
         .is_none();
-    let mut new_diff: Option<Digest> = None;
-    if !empty {
-        let layer = tar_layer(store, upper, layers.last().map(|l| &l.chain_id))?;
-        new_diff = Some(layer.diff_id.clone());
-        layers.push(layer);
-    }
+    let lease = build::WriteLease::new("commit");
+    let result = (|| {
+        // The parent's layers are kept by the parent image (and the container using it); the
+        // lease covers them anyway, in case the parent is removed while this commit runs.
+        let chains: Vec<&Digest> = layers.iter().map(|l| &l.chain_id).collect();
+        let blobs: Vec<&Digest> = layers.iter().map(|l| &l.blob_digest).collect();
+        lease.add(store, &blobs, &chains)?;
+        let mut layers = layers.clone();
+        let mut new_diff: Option<Digest> = None;
+        if !empty {
+            let layer = tar_layer(store, upper, layers.last().map(|l| &l.chain_id), &lease)?;
+            new_diff = Some(layer.diff_id.clone());
+            layers.push(layer);
+        }
+        write_commit(store, &parent, runtime, container, opts, layers, new_diff)
+    })();
+    lease.release(store);
+    result
+}
 
+fn write_commit(
+    store: &Store,
+    parent: &Value,
+    runtime: ContainerConfig,
+    container: &ContainerSide,
+    opts: &CommitOptions,
+    layers: Vec<NewLayer>,
+    new_diff: Option<Digest>,
+) -> Result<String> {
     let created = build::now_rfc3339();
     let author = opts.author.clone().filter(|a| !a.is_empty());
     let comment = opts.message.clone().filter(|m| !m.is_empty());
@@ -270,14 +292,19 @@ pub fn commit_upper(
 
 /// Writes `upper` as an OCI layer tar straight into [`build::store_layer`] (a pipe between a
 /// writer thread and the compressor), on top of `parent`.
-fn tar_layer(store: &Store, upper: &Path, parent: Option<&Digest>) -> Result<NewLayer> {
+fn tar_layer(
+    store: &Store,
+    upper: &Path,
+    parent: Option<&Digest>,
+    lease: &build::WriteLease,
+) -> Result<NewLayer> {
     let (reader, writer) = std::io::pipe()
         .map_err(|e| Error::new(ErrorKind::Internal, format!("creating pipe: {e}")))?;
     std::thread::scope(|s| {
         let upper = upper.to_path_buf();
         let producer =
             s.spawn(move || archive::write_tree(&upper, TreeMode::OverlayDiff, writer).map(|_| ()));
-        let stored = build::store_layer(store, reader, parent);
+        let stored = build::store_layer(store, reader, parent, lease);
         let produced = producer.join().unwrap_or_else(|_| {
             Err(Error::new(
                 ErrorKind::Internal,

@@ -149,16 +149,31 @@ pub async fn import(
     changes::apply_changes(&mut runtime, &opts.changes)?;
     let platform = platform::normalize(&opts.platform.clone().unwrap_or_else(platform::host));
 
-    let layer = match &source {
+    let lease = Arc::new(build::WriteLease::new("import"));
+    let result = import_leased(store, &source, &opts, &runtime, &platform, &lease, progress).await;
+    lease.release(store);
+    result
+}
+
+async fn import_leased(
+    store: &Arc<Store>,
+    source: &ImportSource,
+    opts: &ImportOptions,
+    runtime: &ContainerConfig,
+    platform: &Platform,
+    lease: &Arc<build::WriteLease>,
+    progress: &ProgressSink,
+) -> Result<String> {
+    let layer = match source {
         ImportSource::File(path) => {
             let file = std::fs::File::open(path)
                 .map_err(|e| Error::not_found(format!("open {}: {e}", path.display())))?;
-            let store = store.clone();
-            blocking(move || layer_from(&store, file)).await?
+            let (store, lease) = (store.clone(), lease.clone());
+            blocking(move || layer_from(&store, file, &lease)).await?
         }
         ImportSource::Stdin => {
-            let store = store.clone();
-            blocking(move || layer_from(&store, io::stdin().lock())).await?
+            let (store, lease) = (store.clone(), lease.clone());
+            blocking(move || layer_from(&store, io::stdin().lock(), &lease)).await?
         }
         ImportSource::Url(url) => {
             progress(ProgressEvent::status(format!("Downloading from {url}")));
@@ -173,7 +188,7 @@ pub async fn import(
                 .and_then(|r| r.error_for_status())
                 .map_err(|e| Error::new(ErrorKind::Unavailable, format!("{e}")))?;
             let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
-            let store2 = store.clone();
+            let (store2, lease2) = (store.clone(), lease.clone());
             let worker = tokio::task::spawn_blocking(move || {
                 layer_from(
                     &store2,
@@ -181,6 +196,7 @@ pub async fn import(
                         rx,
                         current: Bytes::new(),
                     },
+                    &lease2,
                 )
             });
             let mut stream = resp.bytes_stream();
@@ -207,15 +223,15 @@ pub async fn import(
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| format!("Imported from {}", source.name()));
     let created = build::now_rfc3339();
-    let config = import_config(&platform, &runtime, &comment, &created, &layer.diff_id);
+    let config = import_config(platform, runtime, &comment, &created, &layer.diff_id);
     let store = store.clone();
     let reference = opts.reference.clone();
     blocking(move || build::write_image(&store, &config, &[layer], reference.as_ref())).await
 }
 
-fn layer_from<R: Read>(store: &Store, input: R) -> Result<NewLayer> {
+fn layer_from<R: Read>(store: &Store, input: R, lease: &build::WriteLease) -> Result<NewLayer> {
     let plain = decompressed(input)?;
-    build::store_layer(store, plain, None)
+    build::store_layer(store, plain, None, lease)
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -360,6 +376,9 @@ mod tests {
         assert_eq!(cfg["config"]["Env"], json!(["A=1"]));
         assert_eq!(cfg["rootfs"]["diff_ids"], json!([diff_id.to_string()]));
         let layer = db.layer(&diff_id).unwrap().unwrap();
+        // The import's lease is gone once the image is recorded.
+        assert!(!db.leased("layer", &diff_id.to_string()).unwrap());
+        assert!(!db.leased("blob", &layer.blob_digest.to_string()).unwrap());
         assert!(store.content.contains(&layer.blob_digest));
         assert_eq!(
             std::fs::read(store.snapshots.layer_dir(&diff_id).join("etc/hi")).unwrap(),
