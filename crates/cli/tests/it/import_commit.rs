@@ -232,44 +232,46 @@ fn import_changes_message_and_platform_in_inspect() {
     );
 }
 
+/// The cases of `golden/record-import.sh`, run in a directory holding `a.tar`.
+const ERROR_CASES: &[&[&str]] = &[
+    &["import", "bogus.tar"],
+    &["import", "a.tar", "BAD NAME"],
+    &[
+        "import",
+        "a.tar",
+        "imp/x@sha256:da580beb33f0da60884aac52901fa865e4cb9acfc18bb06e7c4e1a2871f2f3b6",
+    ],
+    &["import", "-c", "FOO bar", "a.tar"],
+    &["import", "-c", "RUN true", "a.tar"],
+    &["import", "-c", "ENV", "a.tar"],
+    &["import", "-c", "ENV A", "a.tar"],
+    &["import", "-c", "EXPOSE abc", "a.tar"],
+    &["import", "-c", "LABEL =x", "a.tar"],
+    &["export", "imp-no-such-container"],
+    &["container", "export", "imp-no-such-container"],
+    &["commit", "imp-no-such-container"],
+    &["container", "commit", "imp-no-such-container", "imp/x:1"],
+];
+
 #[test]
-fn import_errors_as_docker_prints_them() {
+fn errors_match_the_docker_goldens() {
     let env = Env::new();
-    let file = env.dir.path().join("rootfs.tar");
-    std::fs::write(&file, rootfs_tar(&[("a", b"a")])).unwrap();
-    let f = file.to_str().unwrap();
-    assert_eq!(
-        env.fails(&["import", "bogus.tar"]),
-        "open bogus.tar: no such file or directory\n"
-    );
-    assert_eq!(
-        env.fails(&["import", f, "BAD NAME"]),
-        "invalid reference format: repository name (library/BAD NAME) must be lowercase\n"
-    );
-    assert_eq!(
-        env.fails(&[
-            "import",
-            f,
-            "x@sha256:da580beb33f0da60884aac52901fa865e4cb9acfc18bb06e7c4e1a2871f2f3b6"
-        ]),
-        "Error: cannot import digest reference\n"
-    );
-    assert_eq!(
-        env.fails(&["import", "-c", "FOO bar", f]),
-        "Error: foo is not a valid change command\n"
-    );
-    assert_eq!(
-        env.fails(&["import", "-c", "ENV", f]),
-        "Error: ENV requires at least one argument\n"
-    );
-    assert_eq!(
-        env.fails(&["export", "nope"]),
-        "Error: No such container: nope\n"
-    );
-    assert_eq!(
-        env.fails(&["commit", "nope"]),
-        "Error: No such container: nope\n"
-    );
+    let work = env.dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("a.tar"), rootfs_tar(&[("etc/hi", b"hello\n")])).unwrap();
+    let mut got = String::new();
+    for args in ERROR_CASES {
+        let out = env.cmd().current_dir(&work).args(*args).output().unwrap();
+        got.push_str(&format!("$ {}\n", args.join(" ")));
+        got.push_str(&String::from_utf8_lossy(&out.stdout));
+        got.push_str(&String::from_utf8_lossy(&out.stderr));
+        got.push_str(&format!("exit {}\n", out.status.code().unwrap_or(-1)));
+    }
+    let want = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/golden/import-errors.txt"),
+    )
+    .unwrap();
+    assert_eq!(got, want);
     // Nothing was recorded.
     assert_eq!(env.ok(&["images", "-aq"]), "");
 }
