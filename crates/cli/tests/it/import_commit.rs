@@ -248,6 +248,9 @@ const ERROR_CASES: &[&[&str]] = &[
     &["import", "-c", "EXPOSE abc", "a.tar"],
     &["import", "-c", "LABEL =x", "a.tar"],
     &["export", "imp-no-such-container"],
+    &["export", "-o", "nodir/out.tar", "imp-no-such-container"],
+    &["export", "-o", "a.tar/out.tar", "imp-no-such-container"],
+    &["export", "-o", "dir", "imp-no-such-container"],
     &["container", "export", "imp-no-such-container"],
     &["commit", "imp-no-such-container"],
     &["container", "commit", "imp-no-such-container", "imp/x:1"],
@@ -257,7 +260,7 @@ const ERROR_CASES: &[&[&str]] = &[
 fn errors_match_the_docker_goldens() {
     let env = Env::new();
     let work = env.dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
+    std::fs::create_dir_all(work.join("dir")).unwrap();
     std::fs::write(work.join("a.tar"), rootfs_tar(&[("etc/hi", b"hello\n")])).unwrap();
     let mut got = String::new();
     for args in ERROR_CASES {
@@ -408,6 +411,12 @@ fn commit_and_export_a_container_then_import_it_back() {
     let exported = env.dir.path().join("exported.tar");
     env.ok(&["export", "-o", exported.to_str().unwrap(), "imp-changed"]);
     let bytes = std::fs::read(&exported).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&exported).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "written as docker's CLI writes it"
+    );
     let mut names = Vec::new();
     for e in tar::Archive::new(bytes.as_slice()).entries().unwrap() {
         names.push(e.unwrap().path().unwrap().to_string_lossy().into_owned());

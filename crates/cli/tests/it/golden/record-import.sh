@@ -24,6 +24,10 @@ rec import -c "ENV A" a.tar
 rec import -c "EXPOSE abc" a.tar
 rec import -c "LABEL =x" a.tar
 rec export imp-no-such-container
+mkdir -p "$W/dir"
+rec export -o nodir/out.tar imp-no-such-container
+rec export -o a.tar/out.tar imp-no-such-container
+rec export -o dir imp-no-such-container
 rec container export imp-no-such-container
 rec commit imp-no-such-container
 rec container commit imp-no-such-container imp/x:1
