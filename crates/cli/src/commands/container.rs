@@ -521,9 +521,25 @@ fn labels_of(c: &ContainerRecord) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The daemon's COMMAND text: the path, then the arguments, those with a space in single quotes.
+fn ps_command(command: &[String]) -> String {
+    command
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if i > 0 && a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// One `ps` row as template data.
 fn ps_row(c: &ContainerRecord, trunc: bool, now: jiff::Timestamp) -> Value {
-    let command = c.command.join(" ");
+    let command = ps_command(&c.command);
     let command = if trunc {
         ellipsis(&command, 20)
     } else {
@@ -943,12 +959,12 @@ mod tests {
     fn command_column_is_truncated_then_quoted() {
         let now: jiff::Timestamp = "2026-01-01T00:00:05Z".parse().unwrap();
         let row = ps_row(&rec("running"), true, now);
-        assert_eq!(row["Command"], "\"sh -c echo \\\"hello w…\"");
+        assert_eq!(row["Command"], "\"sh -c 'echo \\\"hello …\"");
         assert_eq!(row["ID"], "0123456789ab");
         let full = ps_row(&rec("running"), false, now);
         assert_eq!(
             full["Command"],
-            "\"sh -c echo \\\"hello world\\\"; sleep 1000\""
+            "\"sh -c 'echo \\\"hello world\\\"; sleep 1000'\""
         );
         assert_eq!(go_quote("a\tb\u{1}"), "\"a\\tb\\x01\"");
     }
