@@ -1,7 +1,7 @@
 #!/bin/bash
 # The main job, offline: start a local registry (Debian's CNCF distribution) on loopback, push a
 # runnable busybox image built from Debian's busybox-static, pull it with strata into a fresh store,
-# list it, inspect it, mount it read-only and run a command from the mounted root filesystem.
+# list it, inspect it, mount it read-only, and run containers from it (as root, with runc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
@@ -38,7 +38,12 @@ run image inspect "$REG/sample/busybox" | head -24
 M=$("$STRATA" --root "$WORK/store" image mount "$REG/sample/busybox")
 echo "+ mounted at $M"; ls "$M" "$M/bin" | head -20
 if [ "$(id -u)" = 0 ]; then
-  echo "+ chroot $M /bin/sh -c 'echo hello from busybox; ls /bin | head -5; cat /etc/passwd'"
-  chroot "$M" /bin/sh -c 'echo hello from busybox; ls /bin | head -5; cat /etc/passwd'
+  # Containers need root (namespaces, overlay mounts) and runc.
+  run run --rm "$REG/sample/busybox" sh -c 'echo hello from a busybox container; cat /etc/passwd'
+  run run -d --name ticker "$REG/sample/busybox" sh -c 'for i in 1 2 3; do echo tick $i; sleep 1; done'
+  run ps
+  run wait ticker
+  run logs ticker
+  run rm ticker
 fi
 run image unmount "$REG/sample/busybox"
