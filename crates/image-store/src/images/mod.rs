@@ -2,6 +2,7 @@
 
 pub mod df;
 pub mod filter;
+pub mod gc;
 pub mod history;
 pub mod info;
 pub mod inspect;
@@ -10,5 +11,7 @@ pub mod lookup;
 pub mod manifest_inspect;
 pub mod mount;
 pub mod path_match;
+pub mod prune;
 pub mod pull;
+pub mod remove;
 pub mod tag;
