@@ -58,6 +58,65 @@ pub enum Command {
     Login(commands::login::LoginArgs),
     /// Log out from a registry
     Logout(commands::login::LogoutArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Create and run a new container from an image
+    Run(commands::container::RunArgs),
+    /// Create a new container
+    Create(commands::container::CreateArgs),
+    /// Start one or more stopped containers
+    Start(commands::container::StartArgs),
+    /// Stop one or more running containers
+    Stop(commands::container::StopArgs),
+    /// Restart one or more containers
+    Restart(commands::container::StopArgs),
+    /// Kill one or more running containers
+    Kill(commands::container::KillArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(commands::container::WaitArgs),
+    /// Remove one or more containers
+    Rm(commands::container::RmArgs),
+    /// List containers
+    Ps(commands::container::PsArgs),
+    /// Fetch the logs of a container
+    Logs(commands::container::LogsArgs),
+    /// Execute a command in a running container
+    Exec(commands::container::ExecArgs),
+    #[command(name = "__container-monitor", hide = true)]
+    ContainerMonitor(commands::container::MonitorArgs),
+}
+
+#[derive(Subcommand)]
+pub enum ContainerCommand {
+    /// Create and run a new container from an image
+    Run(commands::container::RunArgs),
+    /// Create a new container
+    Create(commands::container::CreateArgs),
+    /// Start one or more stopped containers
+    Start(commands::container::StartArgs),
+    /// Stop one or more running containers
+    Stop(commands::container::StopArgs),
+    /// Restart one or more containers
+    Restart(commands::container::StopArgs),
+    /// Kill one or more running containers
+    Kill(commands::container::KillArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(commands::container::WaitArgs),
+    /// Remove one or more containers
+    #[command(alias = "remove")]
+    Rm(commands::container::RmArgs),
+    /// List containers
+    #[command(aliases = ["ps", "list"])]
+    Ls(commands::container::PsArgs),
+    /// Fetch the logs of a container
+    Logs(commands::container::LogsArgs),
+    /// Execute a command in a running container
+    Exec(commands::container::ExecArgs),
+    /// Display detailed information on one or more containers
+    Inspect(commands::container::InspectArgs),
+    /// Remove all stopped containers
+    Prune(commands::container::PruneArgs),
 }
 
 #[derive(Subcommand)]

@@ -1,5 +1,6 @@
 //! One module per command; each parses nothing itself (clap did) and renders what image-store returns.
 
+pub mod container;
 pub mod history;
 pub mod images;
 pub mod info;
@@ -11,7 +12,7 @@ pub mod pull;
 pub mod system;
 pub mod tag;
 
-use crate::{Cli, Command, Global, ImageCommand, ManifestCommand, SystemCommand};
+use crate::{Cli, Command, ContainerCommand, Global, ImageCommand, ManifestCommand, SystemCommand};
 use image_store::config::{Config, default_config_path, default_root};
 use image_store::registry_client::{ClientOptions, RegistryClient};
 use image_store::store::Store;
@@ -73,5 +74,35 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Manifest(ManifestCommand::Inspect(a)) => manifest::inspect(&ctx, a),
         Command::Login(a) => login::login(&ctx, a),
         Command::Logout(a) => login::logout(&ctx, a),
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => container::run(&ctx, a),
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
+            container::create(&ctx, a)
+        }
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
+            container::start(&ctx, a)
+        }
+        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
+            container::stop(&ctx, a)
+        }
+        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
+            container::restart(&ctx, a)
+        }
+        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => {
+            container::kill(&ctx, a)
+        }
+        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => {
+            container::wait(&ctx, a)
+        }
+        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => container::rm(&ctx, a),
+        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => container::ps(&ctx, a),
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => {
+            container::logs(&ctx, a)
+        }
+        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
+            container::exec(&ctx, a)
+        }
+        Command::Container(ContainerCommand::Inspect(a)) => container::inspect(&ctx, a),
+        Command::Container(ContainerCommand::Prune(a)) => container::prune(&ctx, a),
+        Command::ContainerMonitor(a) => container::monitor(&ctx, a),
     }
 }

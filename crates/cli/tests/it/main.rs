@@ -4,6 +4,7 @@
 mod auth;
 mod common;
 mod concurrency;
+mod containers;
 mod faults;
 mod golden;
 mod history;

@@ -10,6 +10,12 @@
 //! containers/<64 hex id>/container.log   a detached container's output
 //! ```
 
+pub mod lifecycle;
+pub mod logs;
+pub mod rootfs;
+pub mod runtime;
+pub mod spec;
+
 use oci_model::{Error, Result};
 use std::io::Read;
 use std::path::{Path, PathBuf};

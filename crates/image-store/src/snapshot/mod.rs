@@ -552,6 +552,50 @@ impl Snapshots {
         fs::remove_dir_all(&dir).map_err(|e| io_err(format_args!("remove {}", dir.display()), e))
     }
 
+    /// Mounts a writable overlay at `target`: `lowers` (ChainIDs, bottom first; read-only,
+    /// named through `/proc/self/fd` as for views) under `upper` with overlay's `work` dir.
+    /// Errors are returned as is (the caller decides whether to fall back to a copy).
+    pub fn mount_rw(
+        &self,
+        lowers: &[Digest],
+        upper: &Path,
+        work: &Path,
+        target: &Path,
+    ) -> std::result::Result<(), Errno> {
+        if lowers.is_empty() {
+            return rustix::mount::mount_bind(upper, target);
+        }
+        let mut fds: Vec<OwnedFd> = Vec::with_capacity(lowers.len());
+        for chain_id in lowers.iter().rev() {
+            fds.push(rustix::fs::open(
+                self.layer_dir(chain_id),
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?);
+        }
+        let lowerdir: Vec<String> = fds
+            .iter()
+            .map(|fd| format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .collect();
+        let data = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lowerdir.join(":"),
+            upper.display(),
+            work.display()
+        );
+        if data.len() > MAX_MOUNT_DATA {
+            return Err(Errno::TOOBIG);
+        }
+        let data = mount_data(data).map_err(|_| Errno::INVAL)?;
+        rustix::mount::mount(
+            "overlay",
+            target,
+            "overlay",
+            MountFlags::empty(),
+            Some(data.as_c_str()),
+        )
+    }
+
     /// Whether `mounts/<name>/merged` is currently a mount point.
     pub fn is_mounted(&self, name: &str) -> Result<bool> {
         is_mount_root(&self.view_dir(name)?.join("merged"))
@@ -560,6 +604,10 @@ impl Snapshots {
 
 /// Whether `path` is the root of a mount (statx `STATX_ATTR_MOUNT_ROOT`, Linux ≥ 5.8).
 /// A missing path is not a mount root.
+pub fn is_mount_point(path: &Path) -> Result<bool> {
+    is_mount_root(path)
+}
+
 fn is_mount_root(path: &Path) -> Result<bool> {
     match rustix::fs::statx(
         CWD,
