@@ -46,6 +46,8 @@ pub enum Command {
     Tag(commands::tag::TagArgs),
     /// Show the history of an image
     History(commands::history::HistoryArgs),
+    /// Remove one or more images
+    Rmi(commands::rmi::RmiArgs),
     /// Display system-wide information
     Info(commands::info::InfoArgs),
     /// Manage strata
@@ -136,6 +138,11 @@ pub enum ImageCommand {
     Mount(commands::mount::MountArgs),
     /// Unmount an image mounted with `image mount`
     Unmount(commands::mount::MountArgs),
+    /// Remove one or more images
+    #[command(aliases = ["rmi", "remove"])]
+    Rm(commands::rmi::RmiArgs),
+    /// Remove unused images
+    Prune(commands::rmi::ImagePruneArgs),
 }
 
 #[derive(Subcommand)]
@@ -144,6 +151,8 @@ pub enum SystemCommand {
     Df(commands::system::DfArgs),
     /// Display system-wide information
     Info(commands::info::InfoArgs),
+    /// Remove unused data
+    Prune(commands::rmi::SystemPruneArgs),
 }
 
 #[derive(Subcommand)]
