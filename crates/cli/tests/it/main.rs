@@ -11,3 +11,4 @@ mod history;
 mod images;
 mod manifest;
 mod pull;
+mod rmi;
