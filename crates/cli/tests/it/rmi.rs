@@ -7,9 +7,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 use test_support::proxy::{Fault, FaultProxy};
-use test_support::{
-    Comp, Entry, ImageSpec, LayerSpec, Registry, four_layer_image, sample_image,
-};
+use test_support::{Comp, Entry, ImageSpec, LayerSpec, Registry, four_layer_image, sample_image};
 
 fn golden(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -70,10 +68,16 @@ fn rmi_matches_docker() {
     fx.pull("{REGISTRY}/rmi/sample:1");
     let four = fx.id("{REGISTRY}/rmi/four:1");
     assert_eq!(&four[7..19], FOUR_ID, "the fixture is deterministic");
-    fx.env
-        .ok(&["tag", &fx.r("{REGISTRY}/rmi/four:1"), &fx.r("{REGISTRY}/rmi/four:2")]);
-    fx.env
-        .ok(&["tag", &fx.r("{REGISTRY}/rmi/four:1"), &fx.r("{REGISTRY}/rmi/other:x")]);
+    fx.env.ok(&[
+        "tag",
+        &fx.r("{REGISTRY}/rmi/four:1"),
+        &fx.r("{REGISTRY}/rmi/four:2"),
+    ]);
+    fx.env.ok(&[
+        "tag",
+        &fx.r("{REGISTRY}/rmi/four:1"),
+        &fx.r("{REGISTRY}/rmi/other:x"),
+    ]);
     let mut text = fx.run(&["rmi", FOUR_ID]);
     text += &fx.run(&["rmi", "{REGISTRY}/rmi/four:2"]);
     text += &fx.run(&["image", "rm", "-f", FOUR_ID]);
@@ -151,7 +155,10 @@ fn shared_layers_stay_until_their_last_image_goes() {
         assert_eq!(read(&m.path.join("top.txt")), "b\n");
     }
     let out = env.ok(&["rmi", &b.config_digest.to_string()]);
-    assert_eq!(out.lines().filter(|l| l.starts_with("Deleted: ")).count(), 3);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("Deleted: ")).count(),
+        3
+    );
     assert!(env.layer_dirs().is_empty());
     assert_eq!(env.assert_blobs_valid(), 0);
 }
@@ -161,8 +168,11 @@ fn image_rm_of_every_listed_id_with_repeats() {
     let fx = Fx::new();
     fx.pull("{REGISTRY}/rmi/four:1");
     fx.pull("{REGISTRY}/rmi/sample:1");
-    fx.env
-        .ok(&["tag", &fx.r("{REGISTRY}/rmi/four:1"), &fx.r("{REGISTRY}/rmi/four:2")]);
+    fx.env.ok(&[
+        "tag",
+        &fx.r("{REGISTRY}/rmi/four:1"),
+        &fx.r("{REGISTRY}/rmi/four:2"),
+    ]);
     let ids = fx.env.ok(&["image", "ls", "-q"]);
     let ids: Vec<&str> = ids.split_whitespace().collect();
     assert_eq!(ids.len(), 3, "four is listed twice");
@@ -195,12 +205,16 @@ fn stopped_container_conflicts_and_prune_keeps_used_images() {
     let err = fx.env.fails(&["rmi", &four]);
     assert_eq!(
         err,
-        format!("Error: conflict: unable to remove repository reference \"{four}\" (must force) - container {short} is using its referenced image {FOUR_ID}\n")
+        format!(
+            "Error: conflict: unable to remove repository reference \"{four}\" (must force) - container {short} is using its referenced image {FOUR_ID}\n"
+        )
     );
     let err = fx.env.fails(&["rmi", FOUR_ID]);
     assert_eq!(
         err,
-        format!("Error: conflict: unable to delete {FOUR_ID} (must be forced) - image is being used by stopped container {short}\n")
+        format!(
+            "Error: conflict: unable to delete {FOUR_ID} (must be forced) - image is being used by stopped container {short}\n"
+        )
     );
     // `image prune -a` leaves the image a container uses and removes the other.
     let out = fx.env.ok(&["image", "prune", "-a", "-f"]);
@@ -210,7 +224,7 @@ fn stopped_container_conflicts_and_prune_keeps_used_images() {
          deleted: sha256:43d6716aa788e010688145e291d04b73ab923a52ff392a88fccd561c346937ba\n\
          deleted: sha256:b7086a68656b2ed10cb3b2bab5dcb5f11a234bb7578280af10565065d312484b\n\
          deleted: sha256:078c3a08ed8783f62ab004585772cc16840d45c7a2e230a48ef7abe4656fecb1\n\n\
-         Total reclaimed space: 33B\n",
+         Total reclaimed space: 34B\n",
         a = fx.reg.addr
     );
     assert_eq!(out, want);
@@ -223,7 +237,9 @@ fn stopped_container_conflicts_and_prune_keeps_used_images() {
     // system prune removes the stopped container, then the dangling image and its layers.
     let out = fx.env.ok(&["system", "prune", "-f"]);
     assert!(
-        out.starts_with(&format!("Deleted Containers:\n{cid}\n\nDeleted Images:\ndeleted: sha256:{FOUR_ID}")),
+        out.starts_with(&format!(
+            "Deleted Containers:\n{cid}\n\nDeleted Images:\ndeleted: sha256:{FOUR_ID}"
+        )),
         "{out}"
     );
     assert!(out.ends_with("\nTotal reclaimed space: 32B\n"), "{out}");
@@ -259,7 +275,11 @@ fn prune_prompts_and_dangling_prune() {
         ("system-prune", &["system", "prune"][..]),
         ("system-prune--a", &["system", "prune", "-a"][..]),
     ] {
-        assert_eq!(answer_n(&fx.env, args), golden(&format!("prompt-{case}")), "{case}");
+        assert_eq!(
+            answer_n(&fx.env, args),
+            golden(&format!("prompt-{case}")),
+            "{case}"
+        );
     }
     fx.pull("{REGISTRY}/rmi/four:1");
     fx.pull("{REGISTRY}/rmi/sample:1");
@@ -347,7 +367,10 @@ fn rmi_during_a_pull_of_an_image_sharing_its_layers_leaves_the_pull_intact() {
     // well before its 3 MB at 1 MB/s arrive.
     std::thread::sleep(Duration::from_millis(1500));
     let out = env.ok(&["rmi", &format!("{}/rmi/a:1", reg.addr)]);
-    assert!(out.contains(&format!("Deleted: {}", a.config_digest)), "{out}");
+    assert!(
+        out.contains(&format!("Deleted: {}", a.config_digest)),
+        "{out}"
+    );
     assert!(
         !out.contains(&base_chain),
         "the layer the pull uses must stay:\n{out}"
@@ -365,7 +388,10 @@ fn rmi_during_a_pull_of_an_image_sharing_its_layers_leaves_the_pull_intact() {
     {
         let m = Mounted::new(&env, &b_name);
         assert_eq!(read(&m.path.join("base.txt")), "shared\n");
-        assert_eq!(std::fs::metadata(m.path.join("big.bin")).unwrap().len(), 3_000_000);
+        assert_eq!(
+            std::fs::metadata(m.path.join("big.bin")).unwrap().len(),
+            3_000_000
+        );
     }
     env.assert_blobs_valid();
     assert_eq!(env.layer_dirs().len(), 2);

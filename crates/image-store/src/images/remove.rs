@@ -305,17 +305,15 @@ fn check_conflicts(
             used: false,
         }));
     }
-    if stopped {
-        if let Some(c) = users.iter().find(|c| c.state != "running") {
-            return Ok(Some(Conflict {
-                error: conflict(
-                    id,
-                    false,
-                    format_args!("image is being used by stopped container {}", short(&c.id)),
-                ),
-                used: true,
-            }));
-        }
+    if stopped && let Some(c) = users.iter().find(|c| c.state != "running") {
+        return Ok(Some(Conflict {
+            error: conflict(
+                id,
+                false,
+                format_args!("image is being used by stopped container {}", short(&c.id)),
+            ),
+            used: true,
+        }));
     }
     Ok(None)
 }
