@@ -403,7 +403,8 @@ pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<u8> {
     let store = ctx.store()?;
     let mut deleted = Vec::new();
     let mut reclaimed = 0;
-    for c in store.db().containers()? {
+    let all = store.db().containers()?;
+    for c in all {
         if c.state == "running" {
             continue;
         }
@@ -520,9 +521,25 @@ fn labels_of(c: &ContainerRecord) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The daemon's COMMAND text: the path, then the arguments, those with a space in single quotes.
+fn ps_command(command: &[String]) -> String {
+    command
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if i > 0 && a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// One `ps` row as template data.
 fn ps_row(c: &ContainerRecord, trunc: bool, now: jiff::Timestamp) -> Value {
-    let command = c.command.join(" ");
+    let command = ps_command(&c.command);
     let command = if trunc {
         ellipsis(&command, 20)
     } else {
@@ -562,7 +579,7 @@ fn ps_filter(store: &Store, filters: &[String]) -> Result<impl Fn(&ContainerReco
     for f in filters {
         let (k, v) = f
             .split_once('=')
-            .ok_or_else(|| Error::invalid(format!("bad format of filter (expected name=value)")))?;
+            .ok_or_else(|| Error::invalid("bad format of filter (expected name=value)"))?;
         let k = k.trim().to_ascii_lowercase();
         match k.as_str() {
             "status" => {
@@ -595,7 +612,7 @@ fn ps_filter(store: &Store, filters: &[String]) -> Result<impl Fn(&ContainerReco
         .unwrap_or_default();
     Ok(move |c: &ContainerRecord| {
         by_key.iter().all(|(k, vs)| match k.as_str() {
-            "status" => vs.iter().any(|v| *v == c.state),
+            "status" => vs.contains(&c.state),
             "name" => vs
                 .iter()
                 .any(|v| c.name.contains(v.trim_start_matches('/'))),
@@ -942,12 +959,12 @@ mod tests {
     fn command_column_is_truncated_then_quoted() {
         let now: jiff::Timestamp = "2026-01-01T00:00:05Z".parse().unwrap();
         let row = ps_row(&rec("running"), true, now);
-        assert_eq!(row["Command"], "\"sh -c echo \\\"hello w…\"");
+        assert_eq!(row["Command"], "\"sh -c 'echo \\\"hello …\"");
         assert_eq!(row["ID"], "0123456789ab");
         let full = ps_row(&rec("running"), false, now);
         assert_eq!(
             full["Command"],
-            "\"sh -c echo \\\"hello world\\\"; sleep 1000\""
+            "\"sh -c 'echo \\\"hello world\\\"; sleep 1000'\""
         );
         assert_eq!(go_quote("a\tb\u{1}"), "\"a\\tb\\x01\"");
     }

@@ -513,6 +513,13 @@ pub fn start_detached(store: &Store, c: &ContainerRecord, exe: &Path) -> Result<
     }
     // Fail early (before forking) on a missing runtime.
     runtime_for(store, c)?;
+    // The monitor's own diagnostics (a panic, a failed database write) go next to the log.
+    let monitor_log: Stdio = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(container_dir(store.root(), &c.id).join("monitor.log"))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null());
     let mut cmd = Command::new(exe);
     cmd.arg("--root")
         .arg(store.root())
@@ -520,7 +527,7 @@ pub fn start_detached(store: &Store, c: &ContainerRecord, exe: &Path) -> Result<
         .arg(&c.id)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(monitor_log);
     {
         use std::os::unix::process::CommandExt;
         // SAFETY: setsid is async-signal-safe.
@@ -729,7 +736,8 @@ pub fn remove(store: &Store, c: &ContainerRecord, force: bool) -> Result<()> {
         let _ = rt.kill(&c.id, "KILL");
         wait_not_running(store, &c.id, Some(Duration::from_secs(30)))?;
     }
-    match store.db().container(&c.id)? {
+    let fresh = store.db().container(&c.id)?;
+    match fresh {
         Some(fresh) => remove_files(store, &fresh),
         None => Ok(()),
     }

@@ -27,11 +27,15 @@ impl ProcessIo {
 }
 
 /// The prefix of every error the runtime reports about starting a container's process.
-pub const TASK_PREFIX: &str = "failed to create task for container: ";
+pub const TASK_PREFIX: &str =
+    "failed to create task for container: failed to create shim task: OCI runtime create failed: ";
 
 /// A failure reported by the runtime (see [`exit_code_for`] for its exit code).
 pub fn runtime_failure(message: &str) -> Error {
-    Error::new(ErrorKind::Internal, format!("{TASK_PREFIX}{message}"))
+    Error::new(
+        ErrorKind::Internal,
+        format!("{TASK_PREFIX}{message}: unknown"),
+    )
 }
 
 /// The exit code of `strata run`/`start`/`exec` for an error: Docker's 127 when the command
@@ -346,9 +350,9 @@ mod tests {
             "runc create failed: unable to start container process: exec: \"nope\": executable file not found in $PATH",
         );
         assert_eq!(exit_code_of(&e), 127);
-        assert!(
-            e.message
-                .starts_with("failed to create task for container: runc create")
+        assert_eq!(
+            e.message,
+            "failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"nope\": executable file not found in $PATH: unknown"
         );
         assert_eq!(
             exit_code_of(&Error::invalid("no such file or directory")),

@@ -287,7 +287,8 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
             })?,
         };
     }
-    let mut additional_gids = Vec::new();
+    // Like Docker, the primary group is also a supplementary group.
+    let mut additional_gids = vec![gid];
     if let (Some(name), None) = (&name, group) {
         for e in &groups {
             if e.len() >= 4
@@ -572,7 +573,7 @@ mod tests {
             ResolvedUser {
                 uid: 1000,
                 gid: 1001,
-                additional_gids: vec![2000],
+                additional_gids: vec![1001, 2000],
                 home: "/home/web".into()
             }
         );
@@ -582,7 +583,7 @@ mod tests {
             ResolvedUser {
                 uid: 4242,
                 gid: 0,
-                additional_gids: vec![],
+                additional_gids: vec![0],
                 home: "/".into()
             }
         );
