@@ -46,6 +46,8 @@ pub enum Command {
     Tag(commands::tag::TagArgs),
     /// Show the history of an image
     History(commands::history::HistoryArgs),
+    /// Remove one or more images
+    Rmi(commands::rmi::RmiArgs),
     /// Display system-wide information
     Info(commands::info::InfoArgs),
     /// Manage strata
@@ -148,6 +150,11 @@ pub enum ImageCommand {
     Unmount(commands::mount::MountArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(commands::import::ImportArgs),
+    /// Remove one or more images
+    #[command(aliases = ["rmi", "remove"])]
+    Rm(commands::rmi::RmiArgs),
+    /// Remove unused images
+    Prune(commands::rmi::ImagePruneArgs),
 }
 
 #[derive(Subcommand)]
@@ -156,6 +163,8 @@ pub enum SystemCommand {
     Df(commands::system::DfArgs),
     /// Display system-wide information
     Info(commands::info::InfoArgs),
+    /// Remove unused data
+    Prune(commands::rmi::SystemPruneArgs),
 }
 
 #[derive(Subcommand)]

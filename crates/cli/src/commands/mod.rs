@@ -12,6 +12,7 @@ pub mod login;
 pub mod manifest;
 pub mod mount;
 pub mod pull;
+pub mod rmi;
 pub mod system;
 pub mod tag;
 
@@ -72,6 +73,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Image(ImageCommand::Unmount(a)) => mount::unmount(&ctx, a),
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => tag::run(&ctx, a),
         Command::History(a) | Command::Image(ImageCommand::History(a)) => history::run(&ctx, a),
+        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => rmi::rmi(&ctx, a),
+        Command::Image(ImageCommand::Prune(a)) => rmi::image_prune(&ctx, a),
+        Command::System(SystemCommand::Prune(a)) => rmi::system_prune(&ctx, a),
         Command::Info(a) | Command::System(SystemCommand::Info(a)) => info::run(&ctx, a),
         Command::System(SystemCommand::Df(a)) => system::df(&ctx, a),
         Command::Manifest(ManifestCommand::Inspect(a)) => manifest::inspect(&ctx, a),

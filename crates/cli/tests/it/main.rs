@@ -12,3 +12,4 @@ mod images;
 mod import_commit;
 mod manifest;
 mod pull;
+mod rmi;

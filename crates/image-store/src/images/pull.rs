@@ -8,6 +8,7 @@
 //! directory is renamed into place under its ChainID. A killed pull leaves an ingest whose bytes
 //! are replayed and then continued with an HTTP Range request on the next attempt.
 
+use super::gc::Lease;
 use crate::content::{Ingest, IngestStart};
 use crate::metadata::{ImageRecord, LayerRecord};
 use crate::progress::{ProgressEvent, ProgressSink};
@@ -159,6 +160,20 @@ async fn pull_one(
         format!("Pulling from {}", reference.path()),
     ));
 
+    // Everything this pull looks at or writes is leased until the image record is committed,
+    // so a concurrent `rmi` / prune in another process never deletes it under our feet (see
+    // `gc`): taken before the first presence check, held to the end of this function.
+    let lease = {
+        let store = store.clone();
+        let mut blobs = vec![
+            root_digest.clone(),
+            manifest_digest.clone(),
+            manifest.config.digest.clone(),
+        ];
+        blobs.extend(manifest.layers.iter().map(|l| l.digest.clone()));
+        blocking(move || Lease::new(&store, "pull", &blobs, &[])).await?
+    };
+
     // Raw bytes are the truth: store them exactly as received.
     if let Some((_, bytes)) = &index {
         store.content.write_blob(&root_digest, bytes)?;
@@ -205,6 +220,7 @@ async fn pull_one(
         }
     }
     let chains = chain_ids(diff_ids);
+    lease.add(&[], &chains)?;
 
     // Which layers must be fetched? Like Docker, an image that is already complete prints no
     // layer lines at all; layers shared with other images print "Already exists".

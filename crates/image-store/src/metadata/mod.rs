@@ -1069,6 +1069,92 @@ impl Db {
     }
 }
 
+/// Removal and garbage collection (`rmi`, `image prune`, the GC): each statement is one
+/// `BEGIN IMMEDIATE` transaction.
+impl Db {
+    /// Removes the tag `repo:tag`; returns whether it existed.
+    pub fn remove_tag(&self, repo: &str, tag: &str) -> Result<bool> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM tags WHERE repo = ?1 AND tag = ?2")
+                .and_then(|mut s| s.execute([repo, tag]))
+                .map(|n| n > 0)
+                .map_err(db_err)
+        })
+    }
+
+    /// Removes the digest reference `repo@digest`; returns whether it existed.
+    pub fn remove_repo_digest(&self, repo: &str, digest: &Digest) -> Result<bool> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM repo_digests WHERE repo = ?1 AND digest = ?2")
+                .and_then(|mut s| s.execute(params![repo, digest.to_string()]))
+                .map(|n| n > 0)
+                .map_err(db_err)
+        })
+    }
+
+    /// Deletes an image record with its layer list, tags and digests (the layers themselves
+    /// stay: see [`Db::remove_layer_if_unused`]). Returns whether it existed.
+    pub fn delete_image(&self, image_id: &str) -> Result<bool> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM images WHERE id = ?1")
+                .and_then(|mut s| s.execute([image_id]))
+                .map(|n| n > 0)
+                .map_err(db_err)
+        })
+    }
+
+    /// Deletes the record of layer `chain_id` if no image lists it and no lease protects it,
+    /// atomically with that check. Returns the removed record.
+    pub fn remove_layer_if_unused(&self, chain_id: &Digest) -> Result<Option<LayerRecord>> {
+        let Some(layer) = self.layer(chain_id)? else {
+            return Ok(None);
+        };
+        let removed = self.write(|tx| {
+            tx.prepare_cached(
+                "DELETE FROM layers WHERE chain_id = ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM image_layers WHERE chain_id = ?1) \
+                 AND NOT EXISTS (SELECT 1 FROM lease_resources WHERE kind = 'layer' AND key = ?1)",
+            )
+            .and_then(|mut s| s.execute([chain_id.to_string()]))
+            .map(|n| n > 0)
+            .map_err(db_err)
+        })?;
+        Ok(removed.then_some(layer))
+    }
+
+    /// Layers no image lists (garbage unless leased), any order.
+    pub fn unused_layers(&self) -> Result<Vec<Digest>> {
+        self.conn()
+            .prepare_cached(
+                "SELECT chain_id FROM layers \
+                 WHERE chain_id NOT IN (SELECT chain_id FROM image_layers)",
+            )
+            .and_then(|mut s| s.query_map([], |r| digest_col(r, 0))?.collect())
+            .map_err(db_err)
+    }
+
+    /// Every layer ChainID recorded.
+    pub fn layer_ids(&self) -> Result<Vec<Digest>> {
+        self.conn()
+            .prepare_cached("SELECT chain_id FROM layers")
+            .and_then(|mut s| s.query_map([], |r| digest_col(r, 0))?.collect())
+            .map_err(db_err)
+    }
+
+    /// Every blob digest the metadata refers to: image configs (IDs), platform manifests,
+    /// repository digests (index or manifest), layer blobs, and blobs under a lease.
+    pub fn referenced_blobs(&self) -> Result<std::collections::HashSet<String>> {
+        self.conn()
+            .prepare_cached(
+                "SELECT id FROM images UNION SELECT manifest_digest FROM images \
+                 UNION SELECT digest FROM repo_digests UNION SELECT blob_digest FROM layers \
+                 UNION SELECT key FROM lease_resources WHERE kind = 'blob'",
+            )
+            .and_then(|mut s| s.query_map([], |r| r.get::<_, String>(0))?.collect())
+            .map_err(db_err)
+    }
+}
+
 fn process_alive(pid: i64) -> bool {
     let Some(pid) = i32::try_from(pid)
         .ok()
