@@ -97,18 +97,8 @@ pub struct WriteLease {
 
 impl WriteLease {
     pub fn new(what: &str) -> WriteLease {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
         WriteLease {
-            id: format!(
-                "{what}-{}-{}-{nanos}",
-                std::process::id(),
-                SEQ.fetch_add(1, Ordering::Relaxed)
-            ),
+            id: super::gc::lease_id(what),
         }
     }
 
@@ -118,15 +108,7 @@ impl WriteLease {
 
     /// Protects `blobs` and `layers` (ChainIDs).
     pub fn add(&self, store: &Store, blobs: &[&Digest], layers: &[&Digest]) -> Result<()> {
-        let path = store.root().join("locks").join("gc");
-        let gc = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| io_err(format_args!("open {}", path.display()), e))?;
-        gc.lock()
-            .map_err(|e| io_err(format_args!("lock {}", path.display()), e))?;
+        let _gc = super::gc::lock(store)?;
         let blobs: Vec<String> = blobs.iter().map(|d| d.to_string()).collect();
         let layers: Vec<String> = layers.iter().map(|d| d.to_string()).collect();
         let resources: Vec<(&str, &str)> = blobs

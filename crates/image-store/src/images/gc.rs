@@ -62,6 +62,21 @@ pub fn lock(store: &Store) -> Result<GcLock> {
     Ok(GcLock { _file: file })
 }
 
+/// A lease id unique to this process and moment: `<what>-<pid>-<seq>-<nanos>` (the pid lets the
+/// collector sweep leases of dead processes).
+pub fn lease_id(what: &str) -> String {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!(
+        "{what}-{}-{}-{nanos}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// A lease owned by this process, removed when dropped (and swept if the process dies).
 pub struct Lease {
     store: Arc<Store>,
@@ -76,18 +91,9 @@ impl Lease {
         blobs: &[Digest],
         layers: &[Digest],
     ) -> Result<Lease> {
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
         let lease = Lease {
             store: store.clone(),
-            id: format!(
-                "{what}-{}-{}-{nanos}",
-                std::process::id(),
-                SEQ.fetch_add(1, Ordering::Relaxed)
-            ),
+            id: lease_id(what),
         };
         lease.add(blobs, layers)?;
         Ok(lease)
