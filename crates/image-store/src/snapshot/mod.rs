@@ -455,6 +455,29 @@ impl Snapshots {
         }
     }
 
+    /// `lowerdir=` for `lowers` (bottom first): each layer dir as a path-only descriptor, named
+    /// `/proc/self/fd/N` (~18 bytes a layer, so 200+ layers fit the mount data page). The
+    /// descriptors must stay open until mount(2) has resolved the paths.
+    fn lowerdir_fds(
+        &self,
+        lowers: &[Digest],
+    ) -> std::result::Result<(Vec<OwnedFd>, String), Errno> {
+        let mut fds: Vec<OwnedFd> = Vec::with_capacity(lowers.len());
+        for chain_id in lowers.iter().rev() {
+            fds.push(rustix::fs::open(
+                self.layer_dir(chain_id),
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?);
+        }
+        let lowerdir = fds
+            .iter()
+            .map(|fd| format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .collect::<Vec<_>>()
+            .join(":");
+        Ok((fds, lowerdir))
+    }
+
     fn mount_overlay(&self, lowers: &[Digest], merged: &Path) -> std::result::Result<(), Errno> {
         match lowers {
             [] => Ok(()),
@@ -470,19 +493,8 @@ impl Snapshots {
             }
             _ => {
                 // Keep the descriptors open until mount(2) has resolved every path.
-                let mut fds: Vec<OwnedFd> = Vec::with_capacity(lowers.len());
-                for chain_id in lowers.iter().rev() {
-                    fds.push(rustix::fs::open(
-                        self.layer_dir(chain_id),
-                        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )?);
-                }
-                let lowerdir: Vec<String> = fds
-                    .iter()
-                    .map(|fd| format!("/proc/self/fd/{}", fd.as_raw_fd()))
-                    .collect();
-                let data = format!("lowerdir={}", lowerdir.join(":"));
+                let (_fds, lowerdir) = self.lowerdir_fds(lowers)?;
+                let data = format!("lowerdir={lowerdir}");
                 if data.len() > MAX_MOUNT_DATA {
                     return Err(Errno::TOOBIG);
                 }
@@ -565,21 +577,9 @@ impl Snapshots {
         if lowers.is_empty() {
             return rustix::mount::mount_bind(upper, target);
         }
-        let mut fds: Vec<OwnedFd> = Vec::with_capacity(lowers.len());
-        for chain_id in lowers.iter().rev() {
-            fds.push(rustix::fs::open(
-                self.layer_dir(chain_id),
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )?);
-        }
-        let lowerdir: Vec<String> = fds
-            .iter()
-            .map(|fd| format!("/proc/self/fd/{}", fd.as_raw_fd()))
-            .collect();
+        let (_fds, lowerdir) = self.lowerdir_fds(lowers)?;
         let data = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            lowerdir.join(":"),
+            "lowerdir={lowerdir},upperdir={},workdir={}",
             upper.display(),
             work.display()
         );
