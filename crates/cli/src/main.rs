@@ -4,7 +4,8 @@ mod commands;
 mod format;
 mod progress;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -23,12 +24,17 @@ pub struct Cli {
 
 #[derive(Args, Clone)]
 pub struct Global {
-    /// Store root (default: /var/lib/strata as root, $XDG_DATA_HOME/strata otherwise)
+    /// Store root (default: /var/lib/strata as root, $XDG_DATA_HOME/strata otherwise); for
+    /// `registry` commands, the registry's storage directory
     #[arg(long, global = true, env = "STRATA_ROOT", value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Strata config file (JSON: insecure-registries, max-concurrent-downloads)
+    /// Strata config file (JSON: insecure-registries, max-concurrent-downloads); for `registry`
+    /// commands, the registry's config file
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Whether `--root` was given on the command line (not through STRATA_ROOT).
+    #[arg(skip)]
+    pub root_from_command_line: bool,
 }
 
 #[derive(Subcommand)]
@@ -93,6 +99,9 @@ pub enum Command {
     Export(commands::export::ExportArgs),
     /// Create a new image from a container's changes
     Commit(commands::commit::CommitArgs),
+    /// Run and maintain strata's own registry
+    #[command(subcommand)]
+    Registry(commands::registry::RegistryCommand),
 }
 
 #[derive(Subcommand)]
@@ -180,8 +189,15 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|c| (c, m)));
+    let cli = match parsed {
+        Ok((mut c, m)) => {
+            c.global.root_from_command_line =
+                m.value_source("root") == Some(ValueSource::CommandLine);
+            c
+        }
         Err(e) => {
             let code = if e.use_stderr() { 125 } else { 0 };
             let _ = e.print();

@@ -1,12 +1,13 @@
 //! The distribution spec's error body: `{"errors":[{"code","message","detail"}]}` with the
 //! spec's codes and their HTTP statuses. Every handler returns `Result<_, ApiError>`.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-/// The spec's error codes (distribution-spec v1.1 "Error Codes"), plus Docker's `TOOMANYREQUESTS`
-/// and `UNAVAILABLE`.
+/// The spec's error codes (distribution-spec v1.1 "Error Codes"), plus distribution's
+/// `TOOMANYREQUESTS`, `UNAVAILABLE`, `PAGINATION_NUMBER_INVALID` and `UNKNOWN` (storage failures,
+/// the only 5xx).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     BlobUnknown,
@@ -25,6 +26,8 @@ pub enum Code {
     TooManyRequests,
     RangeInvalid,
     Unavailable,
+    PaginationNumberInvalid,
+    Unknown,
 }
 
 impl Code {
@@ -46,21 +49,25 @@ impl Code {
             Code::TooManyRequests => "TOOMANYREQUESTS",
             Code::RangeInvalid => "RANGE_INVALID",
             Code::Unavailable => "UNAVAILABLE",
+            Code::PaginationNumberInvalid => "PAGINATION_NUMBER_INVALID",
+            Code::Unknown => "UNKNOWN",
         }
     }
 
     /// The status distribution (the reference implementation) sends with each code.
     pub fn status(self) -> StatusCode {
         match self {
-            Code::BlobUnknown | Code::BlobUploadUnknown | Code::ManifestUnknown | Code::NameUnknown => {
-                StatusCode::NOT_FOUND
-            }
+            Code::BlobUnknown
+            | Code::BlobUploadUnknown
+            | Code::ManifestUnknown
+            | Code::NameUnknown => StatusCode::NOT_FOUND,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::Denied => StatusCode::FORBIDDEN,
             Code::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
             Code::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Code::RangeInvalid => StatusCode::RANGE_NOT_SATISFIABLE,
             Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -72,7 +79,9 @@ impl Code {
             Code::BlobUploadInvalid => "blob upload invalid",
             Code::BlobUploadUnknown => "blob upload unknown to registry",
             Code::DigestInvalid => "provided digest did not match uploaded content",
-            Code::ManifestBlobUnknown => "manifest references a manifest or blob unknown to registry",
+            Code::ManifestBlobUnknown => {
+                "manifest references a manifest or blob unknown to registry"
+            }
             Code::ManifestInvalid => "manifest invalid",
             Code::ManifestUnknown => "manifest unknown",
             Code::NameInvalid => "invalid repository name",
@@ -84,19 +93,22 @@ impl Code {
             Code::TooManyRequests => "too many requests",
             Code::RangeInvalid => "invalid content range",
             Code::Unavailable => "service unavailable",
+            Code::PaginationNumberInvalid => "invalid number of results requested",
+            Code::Unknown => "unknown error",
         }
     }
 }
 
 /// One error response: a code, a message, optional detail, an optional status override
-/// (e.g. 413 for an oversized manifest) and extra headers (`WWW-Authenticate`).
+/// (e.g. 413 for an oversized manifest) and extra headers (`WWW-Authenticate`). Kept small
+/// (boxed detail, a list of headers): handlers return it in every `Result`.
 #[derive(Debug)]
 pub struct ApiError {
     pub code: Code,
     pub message: String,
-    pub detail: Option<serde_json::Value>,
+    pub detail: Option<Box<serde_json::Value>>,
     pub status: Option<StatusCode>,
-    pub headers: HeaderMap,
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -106,7 +118,7 @@ impl ApiError {
             message: code.default_message().to_string(),
             detail: None,
             status: None,
-            headers: HeaderMap::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -116,7 +128,7 @@ impl ApiError {
     }
 
     pub fn detail(mut self, detail: serde_json::Value) -> ApiError {
-        self.detail = Some(detail);
+        self.detail = Some(Box::new(detail));
         self
     }
 
@@ -126,7 +138,8 @@ impl ApiError {
     }
 
     pub fn header(mut self, name: header::HeaderName, value: HeaderValue) -> ApiError {
-        self.headers.insert(name, value);
+        self.headers.retain(|(n, _)| n != name);
+        self.headers.push((name, value));
         self
     }
 
@@ -153,12 +166,15 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut entry = json!({ "code": self.code.as_str(), "message": self.message });
         if let Some(detail) = &self.detail {
-            entry["detail"] = detail.clone();
+            entry["detail"] = (**detail).clone();
         }
         let body = json!({ "errors": [entry] }).to_string();
         let mut resp = (self.http_status(), body).into_response();
         let headers = resp.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         headers.insert(
             "Docker-Distribution-API-Version",
             HeaderValue::from_static("registry/2.0"),

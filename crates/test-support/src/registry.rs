@@ -1,4 +1,5 @@
-//! Real CNCF distribution registries (`/usr/bin/docker-registry`, v2.8) on 127.0.0.1.
+//! Real registries on 127.0.0.1: CNCF distribution (`/usr/bin/docker-registry`, v2.8), or
+//! strata's own (`strata registry serve`, [`Registry::start_strata`]) behind the same API.
 
 use crate::http::{self, RegistryClient, Response};
 use crate::token::{ISSUER, TokenServer};
@@ -19,6 +20,10 @@ pub const TOKEN_SERVICE: &str = "strata-test-registry";
 /// schema 1 for clients that do not accept schema 2).
 pub const ACCEPT_ALL_MANIFESTS: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
 
+/// When set to a `strata` binary, [`Registry::start`] runs `strata registry serve` instead of
+/// distribution.
+pub const STRATA_REGISTRY_ENV: &str = "STRATA_TEST_REGISTRY_BIN";
+
 /// Response header carrying a per-registry marker (set through `http.headers`).
 pub const INSTANCE_HEADER: &str = "X-Strata-Test-Instance";
 
@@ -30,11 +35,21 @@ pub enum AuthKind {
     Token,
 }
 
+/// Which registry implementation a [`Registry`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// CNCF distribution (Debian's `docker-registry`).
+    Distribution,
+    /// `strata registry serve`.
+    Strata,
+}
+
 /// A running registry process; dropping it kills and reaps the process and deletes its storage.
 pub struct Registry {
     /// `127.0.0.1:PORT`
     pub addr: String,
     pub auth: AuthKind,
+    pub server: Server,
     /// The credentials the registry accepts (`None` for an anonymous registry).
     pub creds: Option<(String, String)>,
     child: Child,
@@ -59,8 +74,12 @@ pub fn registry_available() -> bool {
 }
 
 impl Registry {
-    /// An anonymous plain-HTTP registry with deletes enabled.
+    /// An anonymous plain-HTTP registry with deletes enabled: distribution, or strata's own
+    /// when `STRATA_TEST_REGISTRY_BIN` names a `strata` binary (to run a suite against both).
     pub fn start() -> Result<Registry> {
+        if let Some(bin) = std::env::var_os(STRATA_REGISTRY_ENV).filter(|b| !b.is_empty()) {
+            return Self::start_strata(Path::new(&bin));
+        }
         Self::start_kind(AuthKind::Anonymous, None)
     }
 
@@ -139,6 +158,7 @@ impl Registry {
                     return Ok(Registry {
                         addr,
                         auth: kind,
+                        server: Server::Distribution,
                         creds: creds.map(|(u, p)| (u.to_string(), p.to_string())),
                         child,
                         token,
@@ -157,12 +177,71 @@ impl Registry {
         Err(last_err.unwrap_or_else(|| anyhow::anyhow!("registry did not start")))
     }
 
+    /// An anonymous `strata registry serve` (the binary at `strata_bin`) on a free port with a
+    /// temporary storage root and request logging on.
+    pub fn start_strata(strata_bin: &Path) -> Result<Registry> {
+        Self::start_strata_with(strata_bin, None)
+    }
+
+    /// [`Registry::start_strata`] with a registry config file (JSON) written from `config`.
+    pub fn start_strata_with(strata_bin: &Path, config: Option<&str>) -> Result<Registry> {
+        let dir = tempfile::Builder::new()
+            .prefix("strata-registry-")
+            .tempdir()?;
+        let storage = dir.path().join("storage");
+        let log_path = dir.path().join("registry.log");
+        let config_path = dir.path().join("registry.json");
+        if let Some(c) = config {
+            std::fs::write(&config_path, c)?;
+        }
+        let mut last_err = None;
+        for _ in 0..5 {
+            let addr = format!("127.0.0.1:{}", free_port());
+            std::fs::write(&log_path, "")?;
+            let log = std::fs::OpenOptions::new().append(true).open(&log_path)?;
+            let mut cmd = Command::new(strata_bin);
+            cmd.args(["registry", "serve", "--log", "--addr", &addr, "--root"])
+                .arg(&storage)
+                .env_remove("STRATA_ROOT")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log);
+            if config.is_some() {
+                cmd.arg("--config").arg(&config_path);
+            }
+            let mut child = cmd
+                .spawn()
+                .with_context(|| format!("spawning {}", strata_bin.display()))?;
+            match wait_strata_ready(&addr, &mut child, &log_path) {
+                Ok(()) => {
+                    return Ok(Registry {
+                        addr,
+                        auth: AuthKind::Anonymous,
+                        server: Server::Strata,
+                        creds: None,
+                        child,
+                        token: None,
+                        storage,
+                        log_path,
+                        dir,
+                    });
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    last_err = Some(e);
+                }
+            }
+        }
+        Err(last_err.unwrap_or_else(|| anyhow::anyhow!("strata registry did not start")))
+    }
+
     /// `http://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    /// The registry's filesystem root (`storage.filesystem.rootdirectory`).
+    /// The registry's filesystem root (`storage.filesystem.rootdirectory`, or strata's `--root`).
     pub fn storage_dir(&self) -> &Path {
         &self.storage
     }
@@ -170,6 +249,9 @@ impl Registry {
     /// Where distribution keeps a blob's bytes, so tests can corrupt or remove it.
     pub fn blob_data_path(&self, digest: &Digest) -> PathBuf {
         let hex = digest.hex();
+        if self.server == Server::Strata {
+            return self.storage.join("blobs/sha256").join(hex);
+        }
         self.storage
             .join("docker/registry/v2/blobs/sha256")
             .join(&hex[..2])
@@ -256,6 +338,32 @@ fn wait_ready(addr: &str, instance: &str, child: &mut Child, log_path: &Path) ->
             );
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits for our child to print its ready line and answer `GET /v2/` (the child bound the
+/// port itself, so an answer after the line is ours).
+fn wait_strata_ready(addr: &str, child: &mut Child, log_path: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ready_line = format!("strata registry listening on http://{addr}");
+    loop {
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "strata registry exited with {status} before answering; log:\n{}",
+                std::fs::read_to_string(log_path).unwrap_or_default()
+            );
+        }
+        let log = std::fs::read_to_string(log_path).unwrap_or_default();
+        if log.contains(&ready_line)
+            && let Ok(resp) = http::request(addr, "GET", "/v2/", &[], &[])
+            && matches!(resp.status, 200 | 401)
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("strata registry on {addr} did not answer GET /v2/ within 20s; log:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(25));
     }
 }
 

@@ -12,6 +12,7 @@ pub mod login;
 pub mod manifest;
 pub mod mount;
 pub mod pull;
+pub mod registry;
 pub mod rmi;
 pub mod system;
 pub mod tag;
@@ -64,6 +65,10 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Runs a command; the returned value is the process exit code.
 pub fn run(cli: Cli) -> Result<u8> {
+    // The registry commands read their own config file (`--config` is the registry's).
+    if let Command::Registry(cmd) = cli.command {
+        return registry::run(&cli.global, cmd);
+    }
     let ctx = Ctx::new(cli.global)?;
     match cli.command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::run(&ctx, a),
@@ -118,5 +123,6 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Container(ContainerCommand::Inspect(a)) => container::inspect(&ctx, a),
         Command::Container(ContainerCommand::Prune(a)) => container::prune(&ctx, a),
         Command::ContainerMonitor(a) => container::monitor(&ctx, a),
+        Command::Registry(_) => unreachable!("handled above"),
     }
 }

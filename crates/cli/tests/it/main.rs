@@ -1,5 +1,5 @@
 //! Strata's integration tests: one binary driving the real `strata` executable against real
-//! registries (Debian's CNCF distribution) with fixture images pushed by skopeo / HTTP.
+//! registries (Debian's CNCF distribution, strata's own) with fixture images pushed by skopeo / HTTP.
 
 mod auth;
 mod common;
@@ -12,4 +12,5 @@ mod images;
 mod import_commit;
 mod manifest;
 mod pull;
+mod registry;
 mod rmi;
