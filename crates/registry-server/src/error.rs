@@ -52,9 +52,10 @@ impl Code {
     /// The status distribution (the reference implementation) sends with each code.
     pub fn status(self) -> StatusCode {
         match self {
-            Code::BlobUnknown | Code::BlobUploadUnknown | Code::ManifestUnknown | Code::NameUnknown => {
-                StatusCode::NOT_FOUND
-            }
+            Code::BlobUnknown
+            | Code::BlobUploadUnknown
+            | Code::ManifestUnknown
+            | Code::NameUnknown => StatusCode::NOT_FOUND,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::Denied => StatusCode::FORBIDDEN,
             Code::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
@@ -72,7 +73,9 @@ impl Code {
             Code::BlobUploadInvalid => "blob upload invalid",
             Code::BlobUploadUnknown => "blob upload unknown to registry",
             Code::DigestInvalid => "provided digest did not match uploaded content",
-            Code::ManifestBlobUnknown => "manifest references a manifest or blob unknown to registry",
+            Code::ManifestBlobUnknown => {
+                "manifest references a manifest or blob unknown to registry"
+            }
             Code::ManifestInvalid => "manifest invalid",
             Code::ManifestUnknown => "manifest unknown",
             Code::NameInvalid => "invalid repository name",
@@ -158,7 +161,10 @@ impl IntoResponse for ApiError {
         let body = json!({ "errors": [entry] }).to_string();
         let mut resp = (self.http_status(), body).into_response();
         let headers = resp.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         headers.insert(
             "Docker-Distribution-API-Version",
             HeaderValue::from_static("registry/2.0"),
