@@ -1,0 +1,810 @@
+//! Authentication and authorization of registry requests: htpasswd (bcrypt) Basic auth, the
+//! Bearer token flow with the registry as its own token realm, and per-repository permissions.
+//!
+//! Contract with the server proper:
+//! - the registry config file (JSON) has an optional `"auth"` object, deserialized as [`AuthConfig`]
+//!   (format and policy: see the `config` module); no `"auth"` object means an open registry;
+//! - the server builds one [`Auth`] with [`Auth::new`] and wraps every `/v2/…` and `/v1/…` route in
+//!   [`middleware`] (`axum::middleware::from_fn_with_state(auth.clone(), auth::middleware)`), and
+//!   merges [`token_router`] (the token realm, `GET`/`POST /token`);
+//! - the server is served with `into_make_service_with_connect_info::<SocketAddr>()`, so the
+//!   middleware can see the peer address (anonymous read is on by default for loopback peers; a
+//!   request without `ConnectInfo` counts as non-loopback);
+//! - the middleware puts an [`Identity`] into the request's extensions; handlers that list
+//!   repositories (catalog, search) filter with [`Auth::can`];
+//! - a cross-repository mount (`POST /v2/NAME/blobs/uploads/?mount=D&from=OTHER`) needs push on
+//!   NAME and pull on OTHER. Without pull on OTHER the request is NOT refused: the middleware lets
+//!   it through with a [`MountDenied`] extension, and the server must then ignore `mount`/`from`
+//!   and open a plain upload session (202), as distribution does when a mount cannot be done.
+//!
+//! Answers (distribution's behaviour where it has one):
+//! - Basic mode: no or wrong credentials where credentials are needed → 401 `UNAUTHORIZED` with
+//!   `WWW-Authenticate: Basic realm="strata-registry"`; authenticated but not allowed → 403
+//!   `DENIED`.
+//! - Token mode: no token where one is needed → 401 with `WWW-Authenticate: Bearer
+//!   realm="…",service="…",scope="…"` (no scope for `/v2/`); a bad, forged, expired or
+//!   wrong-audience token → the same plus `error="invalid_token"`; a valid token lacking the
+//!   needed access → the same plus `error="insufficient_scope"`. The 401 body is `UNAUTHORIZED`
+//!   with the needed access records as detail, like distribution's.
+//! - Anonymous clients (no credentials, admitted by the `anonymous` setting) get what the policy
+//!   gives anonymous — pull at most — without any token; `/v2/` always needs credentials (a
+//!   token, even an anonymous one from the realm, or Basic), so `login` really checks them.
+//! - A repository name outside the grammar (after percent-decoding) → 400 `NAME_INVALID`.
+
+mod config;
+mod htpasswd;
+mod need;
+mod token;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{ActionSet, Anonymous, AuthConfig, Mode, Rule, TokenConfig};
+pub use need::{Need, need_of, valid_repository_name};
+pub use token::{AccessEntry, Claims};
+
+use crate::error::{ApiError, Code};
+use axum::Router;
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use config::Policy;
+use htpasswd::Htpasswd;
+use ring::hmac;
+use ring::rand::{SecureRandom, SystemRandom};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+/// What a request wants to do with a repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Pull,
+    Push,
+    Delete,
+}
+
+/// Who made the request, as the middleware established it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    Anonymous,
+    User(String),
+}
+
+/// Request extension: the request is a cross-repository mount whose `from` repository the
+/// client may not pull; the server must not mount and must start a plain upload instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MountDenied;
+
+const BASIC_REALM: &str = "strata-registry";
+
+/// Authentication and authorization state, shared by the middleware and the token realm.
+pub struct Auth {
+    inner: Option<Inner>,
+}
+
+struct Inner {
+    mode: Mode,
+    policy: Policy,
+    users: Htpasswd,
+    token: TokenConfig,
+    token_key: hmac::Key,
+}
+
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    SystemRandom::new()
+        .fill(&mut b)
+        .expect("system random generator");
+    b
+}
+
+pub(crate) fn random_hmac_key() -> hmac::Key {
+    hmac::Key::new(hmac::HMAC_SHA256, &random_bytes::<32>())
+}
+
+/// Reads the token signing key from `path`, creating it (32 random bytes, mode 0600) if missing.
+fn load_or_create_key(path: &Path) -> Result<hmac::Key, String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::read(path) {
+        Ok(k) if k.len() >= 32 => return Ok(hmac::Key::new(hmac::HMAC_SHA256, &k)),
+        Ok(k) => {
+            return Err(format!(
+                "auth: token key file {} holds {} bytes; at least 32 are needed",
+                path.display(),
+                k.len()
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(format!(
+                "auth: reading token key file {}: {e}",
+                path.display()
+            ));
+        }
+    }
+    let key = random_bytes::<32>();
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+        f.write_all(&key)?;
+        f.sync_all()
+    };
+    match write() {
+        Ok(()) => Ok(hmac::Key::new(hmac::HMAC_SHA256, &key)),
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_key(path),
+        Err(e) => Err(format!(
+            "auth: creating token key file {}: {e}",
+            path.display()
+        )),
+    }
+}
+
+impl Auth {
+    /// `base_dir` resolves relative paths in the config (the config file's directory).
+    pub fn new(cfg: Option<&AuthConfig>, base_dir: &Path) -> Result<Auth, String> {
+        let Some(cfg) = cfg else {
+            return Ok(Auth { inner: None });
+        };
+        let policy = Policy::compile(cfg)?;
+        let users = Htpasswd::load(cfg.htpasswd.as_ref().map(|p| base_dir.join(p)))?;
+        let mut token = cfg.token.clone();
+        if token.service.is_empty() || token.issuer.is_empty() {
+            return Err("auth: token \"service\" and \"issuer\" must not be empty".into());
+        }
+        if token.expiry < 60 {
+            return Err(format!(
+                "auth: token \"expiry\" is {} seconds; at least 60 are needed",
+                token.expiry
+            ));
+        }
+        for (what, v) in [("service", &token.service), ("issuer", &token.issuer)] {
+            if v.contains(['"', '\\']) || v.chars().any(char::is_control) {
+                return Err(format!(
+                    "auth: token {what} {v:?} contains '\"', '\\' or controls"
+                ));
+            }
+        }
+        if let Some(realm) = &token.realm
+            && (!(realm.starts_with("http://") || realm.starts_with("https://"))
+                || realm.contains(['"', '\\'])
+                || realm.chars().any(char::is_control))
+        {
+            return Err(format!("auth: token realm {realm:?} is not an http(s) URL"));
+        }
+        let token_key = match &token.key {
+            Some(p) => {
+                let p = base_dir.join(p);
+                let k = load_or_create_key(&p)?;
+                token.key = Some(p);
+                k
+            }
+            None => random_hmac_key(),
+        };
+        Ok(Auth {
+            inner: Some(Inner {
+                mode: cfg.mode,
+                policy,
+                users,
+                token,
+                token_key,
+            }),
+        })
+    }
+
+    /// True when no authentication is configured: every request is allowed.
+    pub fn is_open(&self) -> bool {
+        self.inner.is_none()
+    }
+
+    /// Basic or token mode (`None` when open).
+    pub fn mode(&self) -> Option<Mode> {
+        self.inner.as_ref().map(|i| i.mode)
+    }
+
+    /// Whether `who` may do `action` on repository `repo`. For [`Identity::Anonymous`] this
+    /// assumes an admitted anonymous client (the middleware admits no other).
+    pub fn can(&self, who: &Identity, repo: &str, action: Action) -> bool {
+        self.allowed(who, repo).contains(ActionSet::of(action))
+    }
+
+    /// Everything `who` may do on `repo`.
+    pub fn allowed(&self, who: &Identity, repo: &str) -> ActionSet {
+        let Some(inner) = &self.inner else {
+            return ActionSet::ALL;
+        };
+        match who {
+            Identity::Anonymous => inner.policy.anonymous_actions(repo),
+            Identity::User(u) => inner.policy.user_actions(u, repo),
+        }
+    }
+
+    /// Number of bcrypt verifications run so far (0 when open).
+    pub fn bcrypt_runs(&self) -> u64 {
+        self.inner.as_ref().map_or(0, |i| i.users.bcrypt_runs())
+    }
+}
+
+/// `Authorization: Basic` credentials, if the header holds well-formed ones; `Some(None)` for a
+/// Basic header that doesn't decode.
+fn basic_credentials(headers: &HeaderMap) -> Option<Option<(String, String)>> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
+    Some(decoded.and_then(|s| {
+        s.split_once(':')
+            .map(|(u, p)| (u.to_string(), p.to_string()))
+    }))
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn peer_is_loopback(req_ext: &axum::http::Extensions) -> bool {
+    req_ext
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|ConnectInfo(a)| a.ip().to_canonical().is_loopback())
+}
+
+/// Whether a client without credentials is served at all.
+fn anonymous_admitted(policy: &Policy, loopback: bool) -> bool {
+    match policy.anonymous {
+        Anonymous::All => true,
+        Anonymous::Loopback => loopback,
+        Anonymous::None => false,
+    }
+}
+
+/// distribution's access records, the detail of its 401 body.
+fn access_records(need: &Need) -> serde_json::Value {
+    let rec = |t: &str, n: &str, a: &str| json!({"Type": t, "Class": "", "Name": n, "Action": a});
+    let list: Vec<_> = match need {
+        Need::Nothing | Need::Authenticated => vec![],
+        Need::Catalog => vec![rec("registry", "catalog", "*")],
+        Need::Search => vec![rec("registry", "catalog", "search")],
+        Need::Repository {
+            name,
+            actions,
+            mount_from,
+        } => {
+            let mut v: Vec<_> = scope_actions(*actions)
+                .names()
+                .into_iter()
+                .map(|a| rec("repository", name, a))
+                .collect();
+            if let Some(from) = mount_from {
+                v.push(rec("repository", from, "pull"));
+            }
+            v
+        }
+    };
+    serde_json::Value::Array(list)
+}
+
+/// The actions a challenge asks for: writes ask for pull too.
+fn scope_actions(need: ActionSet) -> ActionSet {
+    if need.contains(ActionSet::PUSH) {
+        need.union(ActionSet::PULL)
+    } else {
+        need
+    }
+}
+
+/// The challenge's `scope` parameter (space-separated scopes), if the need has one.
+fn challenge_scope(need: &Need) -> Option<String> {
+    match need {
+        Need::Nothing | Need::Authenticated => None,
+        Need::Catalog => Some("registry:catalog:*".into()),
+        Need::Search => Some("registry:catalog:search".into()),
+        Need::Repository {
+            name,
+            actions,
+            mount_from,
+        } => {
+            let mut s = token::repository_scope(name, *actions);
+            if let Some(from) = mount_from.as_ref().filter(|f| valid_repository_name(f)) {
+                s.push(' ');
+                s.push_str(&token::repository_scope(from, ActionSet::PULL));
+            }
+            Some(s)
+        }
+    }
+}
+
+/// The realm URL: configured, or `http://<Host>/token`.
+fn realm_for(cfg: &TokenConfig, headers: &HeaderMap) -> String {
+    if let Some(r) = &cfg.realm {
+        return r.clone();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b".-:[]_".contains(&c))
+        })
+        .unwrap_or("localhost");
+    format!("http://{host}/token")
+}
+
+fn unauthorized(need: &Need, challenge: String) -> Response {
+    let mut err = ApiError::new(Code::Unauthorized).detail(access_records(need));
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        err = err.header(header::WWW_AUTHENTICATE, v);
+    }
+    err.into_response()
+}
+
+fn basic_challenge(need: &Need) -> Response {
+    unauthorized(need, format!("Basic realm=\"{BASIC_REALM}\""))
+}
+
+fn bearer_challenge(
+    inner: &Inner,
+    headers: &HeaderMap,
+    need: &Need,
+    error: Option<&str>,
+) -> Response {
+    let mut c = format!(
+        "Bearer realm=\"{}\",service=\"{}\"",
+        realm_for(&inner.token, headers),
+        inner.token.service
+    );
+    if let Some(s) = challenge_scope(need) {
+        c.push_str(&format!(",scope=\"{s}\""));
+    }
+    if let Some(e) = error {
+        c.push_str(&format!(",error=\"{e}\""));
+    }
+    unauthorized(need, c)
+}
+
+/// The outcome of checking one request.
+enum Verdict {
+    Allow(Identity, bool),
+    Deny(Response),
+}
+
+/// Authenticates and authorizes one request; on success inserts an [`Identity`] extension (and
+/// [`MountDenied`] when a mount's source may not be read) and calls `next`, otherwise answers
+/// 401 (`UNAUTHORIZED` with a `WWW-Authenticate` challenge), 403 (`DENIED`) or 400
+/// (`NAME_INVALID`).
+pub async fn middleware(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) -> Response {
+    let Some(inner) = &auth.inner else {
+        req.extensions_mut().insert(Identity::Anonymous);
+        return next.run(req).await;
+    };
+    let need = match need_of(req.method(), req.uri().path(), req.uri().query()) {
+        Ok(n) => n,
+        Err(need::InvalidName(name)) => {
+            return ApiError::new(Code::NameInvalid)
+                .detail(json!({ "name": name }))
+                .into_response();
+        }
+    };
+    let loopback = peer_is_loopback(req.extensions());
+    let verdict = match inner.mode {
+        Mode::Basic => check_basic(&auth, inner, req.headers(), &need, loopback).await,
+        Mode::Token => check_token(&auth, inner, req.headers(), &need, loopback),
+    };
+    match verdict {
+        Verdict::Allow(who, mount_denied) => {
+            req.extensions_mut().insert(who);
+            if mount_denied {
+                req.extensions_mut().insert(MountDenied);
+            }
+            next.run(req).await
+        }
+        Verdict::Deny(resp) => resp,
+    }
+}
+
+/// Checks a repository need. `base(name)` is what the credentials grant on a repository; an
+/// admitted anonymous client's rights are added (credentials never lower what a client could do
+/// without them). Returns (allowed, mount denied).
+fn repository_check(
+    auth: &Auth,
+    need: &Need,
+    anonymous_ok: bool,
+    base: impl Fn(&str) -> ActionSet,
+) -> (bool, bool) {
+    let Need::Repository {
+        name,
+        actions,
+        mount_from,
+    } = need
+    else {
+        return (false, false);
+    };
+    let rights = |n: &str| {
+        let mut r = base(n);
+        if anonymous_ok {
+            r = r.union(auth.allowed(&Identity::Anonymous, n));
+        }
+        r
+    };
+    let mount_denied = mount_from.as_ref().is_some_and(|from| {
+        !valid_repository_name(from) || !rights(from).contains(ActionSet::PULL)
+    });
+    (rights(name).contains(*actions), mount_denied)
+}
+
+async fn check_basic(
+    auth: &Auth,
+    inner: &Inner,
+    headers: &HeaderMap,
+    need: &Need,
+    loopback: bool,
+) -> Verdict {
+    if *need == Need::Nothing {
+        return Verdict::Allow(Identity::Anonymous, false);
+    }
+    let anonymous_ok = anonymous_admitted(&inner.policy, loopback);
+    let who = match basic_credentials(headers) {
+        Some(Some((user, password))) => {
+            if !inner.users.verify(&user, &password).await {
+                return Verdict::Deny(basic_challenge(need));
+            }
+            Identity::User(user)
+        }
+        Some(None) => return Verdict::Deny(basic_challenge(need)),
+        None if anonymous_ok => Identity::Anonymous,
+        None => return Verdict::Deny(basic_challenge(need)),
+    };
+    let (ok, mount_denied) = match need {
+        Need::Nothing | Need::Catalog | Need::Search => (true, false),
+        Need::Authenticated => (who != Identity::Anonymous, false),
+        Need::Repository { .. } => {
+            repository_check(auth, need, anonymous_ok, |n| auth.allowed(&who, n))
+        }
+    };
+    if ok {
+        Verdict::Allow(who, mount_denied)
+    } else if who == Identity::Anonymous {
+        Verdict::Deny(basic_challenge(need))
+    } else {
+        Verdict::Deny(ApiError::new(Code::Denied).into_response())
+    }
+}
+
+fn check_token(
+    auth: &Auth,
+    inner: &Inner,
+    headers: &HeaderMap,
+    need: &Need,
+    loopback: bool,
+) -> Verdict {
+    if *need == Need::Nothing {
+        return Verdict::Allow(Identity::Anonymous, false);
+    }
+    let anonymous_ok = anonymous_admitted(&inner.policy, loopback);
+    let Some(raw) = bearer_token(headers) else {
+        if !anonymous_ok {
+            return Verdict::Deny(bearer_challenge(inner, headers, need, None));
+        }
+        let (ok, mount_denied) = match need {
+            Need::Nothing | Need::Catalog | Need::Search => (true, false),
+            Need::Authenticated => (false, false),
+            Need::Repository { .. } => repository_check(auth, need, true, |_| ActionSet::EMPTY),
+        };
+        return if ok {
+            Verdict::Allow(Identity::Anonymous, mount_denied)
+        } else {
+            Verdict::Deny(bearer_challenge(inner, headers, need, None))
+        };
+    };
+    let claims = match token::verify(
+        &inner.token_key,
+        raw,
+        &inner.token.issuer,
+        &inner.token.service,
+        token::now_secs(),
+    ) {
+        Ok(c) => c,
+        Err(_) => {
+            return Verdict::Deny(bearer_challenge(
+                inner,
+                headers,
+                need,
+                Some("invalid_token"),
+            ));
+        }
+    };
+    let who = if claims.sub.is_empty() {
+        Identity::Anonymous
+    } else {
+        Identity::User(claims.sub.clone())
+    };
+    // The token is the grant: the policy is consulted only through what an anonymous client could
+    // do anyway (a token never lowers what the client could do without it).
+    let (ok, mount_denied) = match need {
+        Need::Nothing | Need::Authenticated | Need::Search => (true, false),
+        Need::Catalog => (claims.has_catalog("*") || anonymous_ok, false),
+        Need::Repository { .. } => {
+            repository_check(auth, need, anonymous_ok, |n| claims.repository_actions(n))
+        }
+    };
+    if ok {
+        Verdict::Allow(who, mount_denied)
+    } else {
+        Verdict::Deny(bearer_challenge(
+            inner,
+            headers,
+            need,
+            Some("insufficient_scope"),
+        ))
+    }
+}
+
+/// Routes of the token realm: `GET /token` and `POST /token` in token mode, none otherwise.
+pub fn token_router(auth: Arc<Auth>) -> Router {
+    if auth.mode() != Some(Mode::Token) {
+        return Router::new();
+    }
+    Router::new().route(
+        "/token",
+        axum::routing::get(token_get)
+            .post(token_post)
+            .with_state(auth),
+    )
+}
+
+/// A token realm error: the status and Docker Hub's `{"details": …}` body.
+struct TokenError(StatusCode, String);
+
+fn token_error(status: StatusCode, details: &str) -> TokenError {
+    TokenError(status, details.to_string())
+}
+
+impl IntoResponse for TokenError {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            [(header::CONTENT_TYPE, "application/json")],
+            json!({ "details": self.1 }).to_string(),
+        )
+            .into_response()
+    }
+}
+
+/// Issues a token for `who` granting the part of the requested scopes `who` may have.
+/// Returns the token, its access and the issue time.
+fn issue(
+    auth: &Auth,
+    inner: &Inner,
+    who: &Identity,
+    scopes: &[String],
+    service: Option<&str>,
+) -> Result<(String, Vec<AccessEntry>, u64), TokenError> {
+    if let Some(s) = service
+        && s != inner.token.service
+    {
+        return Err(token_error(
+            StatusCode::BAD_REQUEST,
+            &format!("unknown service {s:?}"),
+        ));
+    }
+    let mut access: Vec<AccessEntry> = Vec::new();
+    for scope in scopes.iter().flat_map(|s| s.split_whitespace()) {
+        let Some(sc) = token::parse_scope(scope) else {
+            continue;
+        };
+        let granted: Vec<String> = match sc.kind.as_str() {
+            "repository" if valid_repository_name(&sc.name) => {
+                let requested = sc
+                    .actions
+                    .iter()
+                    .filter_map(|a| ActionSet::parse_one(a))
+                    .fold(ActionSet::EMPTY, ActionSet::union);
+                requested
+                    .intersect(auth.allowed(who, &sc.name))
+                    .names()
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect()
+            }
+            // Any admitted client may list (results are filtered per repository).
+            "registry" if sc.name == "catalog" => sc
+                .actions
+                .iter()
+                .filter(|a| *a == "*" || *a == "search")
+                .cloned()
+                .collect(),
+            _ => continue,
+        };
+        if granted.is_empty() {
+            continue;
+        }
+        match access
+            .iter_mut()
+            .find(|e| e.kind == sc.kind && e.name == sc.name)
+        {
+            Some(e) => {
+                for a in granted {
+                    if !e.actions.contains(&a) {
+                        e.actions.push(a);
+                    }
+                }
+            }
+            None => access.push(AccessEntry {
+                kind: sc.kind,
+                name: sc.name,
+                actions: granted,
+            }),
+        }
+    }
+    let now = token::now_secs();
+    let tok = mint(inner, who, access.clone(), now, inner.token.expiry);
+    Ok((tok, access, now))
+}
+
+/// Who asks for a token: Basic credentials (wrong ones → 401), else anonymous if admitted.
+async fn token_client(
+    inner: &Inner,
+    creds: Option<Option<(String, String)>>,
+    loopback: bool,
+) -> Result<Identity, TokenError> {
+    match creds {
+        Some(Some((user, password))) => {
+            if inner.users.verify(&user, &password).await {
+                Ok(Identity::User(user))
+            } else {
+                Err(token_error(
+                    StatusCode::UNAUTHORIZED,
+                    "incorrect username or password",
+                ))
+            }
+        }
+        Some(None) => Err(token_error(
+            StatusCode::UNAUTHORIZED,
+            "incorrect username or password",
+        )),
+        None if anonymous_admitted(&inner.policy, loopback) => Ok(Identity::Anonymous),
+        None => Err(token_error(
+            StatusCode::UNAUTHORIZED,
+            "authentication required",
+        )),
+    }
+}
+
+/// `GET /token?service=…&scope=…[&scope=…]`, Basic credentials optional.
+async fn token_get(State(auth): State<Arc<Auth>>, req: Request) -> Response {
+    let Some(inner) = &auth.inner else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let q = need::parse_query(req.uri().query().unwrap_or(""));
+    let scopes: Vec<String> = q
+        .iter()
+        .filter(|(k, _)| k == "scope")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let service = q
+        .iter()
+        .find(|(k, _)| k == "service")
+        .map(|(_, v)| v.as_str());
+    let loopback = peer_is_loopback(req.extensions());
+    let who = match token_client(inner, basic_credentials(req.headers()), loopback).await {
+        Ok(w) => w,
+        Err(r) => return r.into_response(),
+    };
+    match issue(&auth, inner, &who, &scopes, service) {
+        Ok((tok, _, now)) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            token::response_body(&tok, inner.token.expiry, now).to_string(),
+        )
+            .into_response(),
+        Err(r) => r.into_response(),
+    }
+}
+
+/// `POST /token` (OAuth2 form): `grant_type=password` with `username`, `password`, `scope`,
+/// `service`. Refresh tokens are not issued, so `grant_type=refresh_token` is refused.
+async fn token_post(State(auth): State<Arc<Auth>>, req: Request) -> Response {
+    let Some(inner) = &auth.inner else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let loopback = peer_is_loopback(req.extensions());
+    let body = match axum::body::to_bytes(req.into_body(), 64 * 1024).await {
+        Ok(b) => b,
+        Err(_) => {
+            return token_error(StatusCode::BAD_REQUEST, "request body too large").into_response();
+        }
+    };
+    let form = need::parse_query(&String::from_utf8_lossy(&body));
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    match get("grant_type").as_deref() {
+        Some("password") => {}
+        Some("refresh_token") => {
+            return token_error(
+                StatusCode::BAD_REQUEST,
+                "refresh tokens are not supported by this registry",
+            )
+            .into_response();
+        }
+        _ => return token_error(StatusCode::BAD_REQUEST, "unsupported grant_type").into_response(),
+    }
+    let creds = match (get("username"), get("password")) {
+        (Some(u), Some(p)) => Some(Some((u, p))),
+        _ => Some(None),
+    };
+    let who = match token_client(inner, creds, loopback).await {
+        Ok(w) => w,
+        Err(r) => return r.into_response(),
+    };
+    let scopes: Vec<String> = form
+        .iter()
+        .filter(|(k, _)| k == "scope")
+        .map(|(_, v)| v.clone())
+        .collect();
+    match issue(&auth, inner, &who, &scopes, get("service").as_deref()) {
+        Ok((tok, access, now)) => {
+            let scope: Vec<String> = access
+                .iter()
+                .map(|e| format!("{}:{}:{}", e.kind, e.name, e.actions.join(",")))
+                .collect();
+            let mut body = token::response_body(&tok, inner.token.expiry, now);
+            body["scope"] = json!(scope.join(" "));
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response()
+        }
+        Err(r) => r.into_response(),
+    }
+}
+
+/// Signs a token for `who` with `access`, valid from `now` for `lifetime` seconds.
+fn mint(
+    inner: &Inner,
+    who: &Identity,
+    access: Vec<AccessEntry>,
+    now: u64,
+    lifetime: u64,
+) -> String {
+    let claims = Claims {
+        iss: inner.token.issuer.clone(),
+        sub: match who {
+            Identity::Anonymous => String::new(),
+            Identity::User(u) => u.clone(),
+        },
+        aud: token::Audience::One(inner.token.service.clone()),
+        exp: now + lifetime,
+        nbf: now,
+        iat: now,
+        jti: hex::encode(random_bytes::<16>()),
+        access,
+    };
+    token::sign(&inner.token_key, &claims)
+}
+
+impl Auth {
+    /// Signs a token for `who` with the given access, as the realm would (tests and tools).
+    /// Panics on a registry without auth.
+    pub fn sign_token(&self, who: &Identity, access: Vec<AccessEntry>, lifetime: u64) -> String {
+        let inner = self.inner.as_ref().expect("sign_token on an open registry");
+        mint(inner, who, access, token::now_secs(), lifetime)
+    }
+}
