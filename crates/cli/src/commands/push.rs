@@ -39,10 +39,25 @@ fn upload_options() -> UploadOptions {
     UploadOptions { mode }
 }
 
+/// Docker prints push failures as they come in its progress stream, and its own argument errors,
+/// without an `Error:` prefix; so does this command (exit status 1).
 pub fn run(ctx: &Ctx, a: PushArgs) -> Result<u8> {
+    match push(ctx, a) {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            eprintln!("{}", e.message);
+            Ok(1)
+        }
+    }
+}
+
+fn push(ctx: &Ctx, a: PushArgs) -> Result<()> {
     let mut reference = Reference::parse_normalized(&a.name)?;
     if a.all_tags && !reference.is_name_only() {
         return Err(Error::invalid("tag can't be used with --all-tags/-a"));
+    }
+    if reference.digest().is_some() {
+        return Err(Error::invalid("cannot push a digest reference"));
     }
     let compression = match a.compression.as_deref() {
         None | Some("gzip") => None,
@@ -84,5 +99,5 @@ pub fn run(ctx: &Ctx, a: PushArgs) -> Result<u8> {
     if a.quiet {
         println!("{reference}");
     }
-    Ok(0)
+    Ok(())
 }

@@ -12,4 +12,5 @@ mod images;
 mod import_commit;
 mod manifest;
 mod pull;
+mod push;
 mod rmi;

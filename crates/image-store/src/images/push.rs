@@ -117,6 +117,8 @@ pub async fn push(
             reference.familiar_name()
         )));
     }
+    // Docker reaches the registry before it looks at the tag (a refused connection wins).
+    client.ping(reference.domain()).await.map_err(push_error)?;
     if reference.digest().is_some() {
         return Err(Error::invalid("cannot push a digest reference"));
     }
@@ -156,19 +158,43 @@ struct StoredImage {
     diff_ids: Vec<Digest>,
 }
 
-fn stored_image(store: &Store, image_id: &str) -> Result<StoredImage> {
+/// The manifest to push for image `image_id` as repository `name`: one this repository already
+/// had for the image (a repo digest of `name` naming a stored image manifest of this config), so
+/// that pushing back what was pulled keeps its digest even when the same image was first pulled
+/// from elsewhere with other layer blobs; otherwise the image's own manifest.
+fn stored_image(store: &Store, image_id: &str, name: &str) -> Result<StoredImage> {
     let image = store
         .db()
         .image(image_id)?
         .ok_or_else(|| Error::not_found(format!("No such image: {image_id}")))?;
-    let manifest_digest = Digest::parse(&image.manifest_digest)?;
-    let manifest_bytes = store.content.read(&manifest_digest).map_err(|e| {
-        Error::new(
-            ErrorKind::NotFound,
-            format!("image {image_id}: its manifest {manifest_digest} is not in the store: {e}"),
-        )
-    })?;
-    let (parsed, media_type) = manifest::parse(Some(&image.manifest_media_type), &manifest_bytes)?;
+    let own = store
+        .db()
+        .repo_digests_for(image_id)?
+        .into_iter()
+        .filter(|(repo, _)| repo == name)
+        .find_map(|(_, d)| {
+            let bytes = store.content.read(&d).ok()?;
+            match manifest::parse(None, &bytes).ok()? {
+                (Parsed::Manifest(m), mt) if m.config.digest.to_string() == image_id => {
+                    Some((d, mt, bytes))
+                }
+                _ => None,
+            }
+        });
+    let (manifest_digest, media_type_hint, manifest_bytes) = match own {
+        Some(found) => found,
+        None => {
+            let d = Digest::parse(&image.manifest_digest)?;
+            let bytes = store.content.read(&d).map_err(|e| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!("image {image_id}: its manifest {d} is not in the store: {e}"),
+                )
+            })?;
+            (d, image.manifest_media_type.clone(), bytes)
+        }
+    };
+    let (parsed, media_type) = manifest::parse(Some(&media_type_hint), &manifest_bytes)?;
     let Parsed::Manifest(manifest) = parsed else {
         return Err(Error::unsupported(format!(
             "image {image_id}: {manifest_digest} is not an image manifest"
@@ -203,8 +229,8 @@ async fn push_tag(
     progress: &ProgressSink,
 ) -> Result<PushOutcome> {
     let img = {
-        let (store, id) = (store.clone(), image_id.to_string());
-        blocking(move || stored_image(&store, &id)).await?
+        let (store, id, name) = (store.clone(), image_id.to_string(), reference.name());
+        blocking(move || stored_image(&store, &id, &name)).await?
     };
     // Everything read here stays until the manifest is pushed (a concurrent rmi/prune waits).
     let lease = {
@@ -305,7 +331,7 @@ async fn push_tag(
     let has_config = client
         .head_blob(domain, repo, &config_digest)
         .await
-        .map_err(|e| push_error(reference, e))?
+        .map_err(push_error)?
         .is_some();
     if !has_config {
         client
@@ -317,7 +343,7 @@ async fn push_tag(
                 None,
             )
             .await
-            .map_err(|e| push_error(reference, e))?;
+            .map_err(push_error)?;
     }
 
     // The manifest: the stored bytes, or a new one over converted layers.
@@ -334,7 +360,7 @@ async fn push_tag(
     let digest = client
         .put_manifest(domain, repo, tag, &media_type, Bytes::from(manifest_bytes))
         .await
-        .map_err(|e| push_error(reference, e))?;
+        .map_err(push_error)?;
     {
         let db = store.db();
         let mut held = vec![digest.clone(), config_digest];
@@ -401,13 +427,17 @@ fn oci_layer_type(t: &str) -> &str {
     }
 }
 
-/// Docker's words for a push that fails at the registry.
-pub fn push_error(reference: &Reference, e: RegistryError) -> Error {
-    if e.kind == RegistryErrorKind::NoCredentials {
-        return Error::new(ErrorKind::Unauthorized, e.message);
+/// Docker's words for a push that fails at the registry: `no basic auth credentials`, the
+/// registry's `<code words>: <message>` (`denied: requested access to the resource is denied`),
+/// or the transport's own message.
+pub fn push_error(e: RegistryError) -> Error {
+    match e.kind {
+        RegistryErrorKind::NoCredentials => {
+            Error::new(ErrorKind::Unauthorized, "no basic auth credentials")
+        }
+        RegistryErrorKind::Http => Error::new(e.error_kind(), e.docker_suffix()),
+        _ => resolve::registry_error(e),
     }
-    let _ = reference;
-    resolve::registry_error(e)
 }
 
 struct LayerPush {
@@ -427,15 +457,6 @@ struct LayerPush {
 impl LayerPush {
     fn status(&self, s: impl Into<String>) {
         (self.progress)(ProgressEvent::with_id(self.id.clone(), s));
-    }
-
-    fn reference(&self) -> Reference {
-        Reference::parse_normalized(&format!("{}/{}", self.domain, self.repo))
-            .unwrap_or_else(|_| panic!("pushing to an invalid name {}/{}", self.domain, self.repo))
-    }
-
-    fn err(&self, e: RegistryError) -> Error {
-        push_error(&self.reference(), e)
     }
 
     /// Sends one layer; returns the descriptor that goes into the manifest.
@@ -463,7 +484,7 @@ impl LayerPush {
             .client
             .head_blob(domain, repo, &desc.digest)
             .await
-            .map_err(|e| self.err(e))?
+            .map_err(push_error)?
             .is_some()
         {
             self.status("Layer already exists");
@@ -522,7 +543,7 @@ impl LayerPush {
                 Some(self.progress_sink(desc.size)),
             )
             .await
-            .map_err(|e| self.err(e))?;
+            .map_err(push_error)?;
         self.status("Pushed");
         Ok(desc)
     }

@@ -259,6 +259,28 @@ fn same_origin(a: &str, b: &str) -> bool {
 }
 
 impl RegistryClient {
+    /// `GET /v2/` without credentials, as Docker does before a push: any HTTP answer (200, or
+    /// 401 — whose challenge is then remembered, so the next requests authenticate up front)
+    /// means the registry is there; a connection failure is the error Docker shows
+    /// (`Get "http://host/v2/": dial tcp …: connect: connection refused`).
+    pub async fn ping(&self, domain: &str) -> Result<(), RegistryError> {
+        let ep = self.endpoint(domain);
+        let req = Request {
+            method: Method::GET,
+            url: ep.url(""),
+            ..Default::default()
+        };
+        let ans = self.execute_unauthenticated(&req, None).await?;
+        if ans.status == reqwest::StatusCode::UNAUTHORIZED
+            && let Some(ch) = ans
+                .header(header::WWW_AUTHENTICATE)
+                .and_then(super::auth::parse_challenge)
+        {
+            self.inner.auth.set_challenge(&ep.host, ch);
+        }
+        Ok(())
+    }
+
     /// Whether `digest` exists in `repo`: `HEAD /v2/<repo>/blobs/<digest>`. `Some(size)` (the
     /// registry's `Content-Length`, 0 if it sent none) when it does, `None` on 404. Other answers
     /// are errors (401 without push/pull rights, 5xx after retries).
