@@ -12,5 +12,6 @@ mod images;
 mod import_commit;
 mod manifest;
 mod pull;
+mod push;
 mod registry;
 mod rmi;

@@ -19,5 +19,6 @@ pub mod mount;
 pub mod path_match;
 pub mod prune;
 pub mod pull;
+pub mod push;
 pub mod remove;
 pub mod tag;
