@@ -11,5 +11,7 @@ mod history;
 mod images;
 mod import_commit;
 mod manifest;
+mod manifest_list;
 mod pull;
 mod rmi;
+mod search;

@@ -7,7 +7,8 @@
 //! `127.0.0.1%5000#app%latest`). An entry file holds what the docker CLI's `ImageManifest` holds:
 //! `Ref`, the `Descriptor` (media type, digest, size, platform) and the manifest bytes as the
 //! registry sent them (`Raw`, base64) — so a pushed list points at exactly the bytes that were
-//! fetched. Entries are listed in file-name order, as Docker reads its directory.
+//! fetched. Entries are listed in the order Docker 28 reads its own directory (its file names
+//! are `:` → `-`, `/` → `_`, which can collide — hence strata's older, unambiguous scheme).
 //!
 //! Writes are atomic: an entry is written to a temporary file, fsynced and renamed; a new list is
 //! assembled in a temporary directory and renamed into place whole (two concurrent `create`s of
@@ -176,7 +177,7 @@ impl ManifestStore {
             .filter(|n| !n.starts_with('.'))
             .collect();
         names.sort();
-        names
+        let mut entries = names
             .into_iter()
             .map(|n| {
                 let path = dir.join(n);
@@ -184,7 +185,10 @@ impl ManifestStore {
                     fs::read(&path).map_err(|e| io_error(format_args!("reading {}", path.display()), e))?;
                 decode(&path, &bytes)
             })
-            .collect()
+            .collect::<Result<Vec<Fetched>>>()?;
+        // The order Docker 28 lists its own files in (it names them `:` → `-`, `/` → `_`).
+        entries.sort_by_cached_key(|e| e.reference.replace(':', "-").replace('/', "_"));
+        Ok(entries)
     }
 
     /// The entry for `manifest` in `list`: `No such manifest: <manifest>` when absent.
