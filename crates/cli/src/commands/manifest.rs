@@ -101,11 +101,8 @@ pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<u8> {
                 Some(text) => text,
                 None => {
                     let client = client(ctx, a.insecure, &[reference.domain()])?;
-                    super::runtime()?.block_on(manifest_inspect::inspect(
-                        &client,
-                        &reference,
-                        a.verbose,
-                    ))?
+                    super::runtime()?
+                        .block_on(manifest_inspect::inspect(&client, &reference, a.verbose))?
                 }
             }
         }

@@ -104,7 +104,9 @@ pub fn run(ctx: &Ctx, a: SearchArgs) -> Result<u8> {
         .collect();
     let out = template::render_values(&format, DEFAULT_TABLE, HEADERS, &rows)?;
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush());
+    let _ = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush());
     Ok(0)
 }
 
@@ -156,7 +158,11 @@ mod tests {
         );
         let rows = [row("d", false)];
         assert_eq!(
-            render("{{.Name}}|{{.IsOfficial}}|{{json .IsOfficial}}", &rows, true),
+            render(
+                "{{.Name}}|{{.IsOfficial}}|{{json .IsOfficial}}",
+                &rows,
+                true
+            ),
             "a/b||\"\"\n"
         );
     }

@@ -63,7 +63,15 @@ fn local_lists_match_docker() {
         format!("{r}:arm"),
     );
     assert_eq!(
-        env.ok(&["manifest", "create", "--insecure", &list, &amd64, &arm64, &arm]),
+        env.ok(&[
+            "manifest",
+            "create",
+            "--insecure",
+            &list,
+            &amd64,
+            &arm64,
+            &arm
+        ]),
         golden("manifest-list-created.txt", &reg)
     );
     assert_eq!(

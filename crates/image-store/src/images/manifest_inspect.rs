@@ -347,7 +347,12 @@ pub(crate) fn list_type_for(children: &[Fetched]) -> &'static str {
 /// The list docker pushes: [`synthesized_list_of_type`] indented with three spaces, no newline
 /// after it (distribution's `json.MarshalIndent(…, "", "   ")`).
 pub(crate) fn list_bytes(children: &[Fetched], list_type: &str) -> Result<Vec<u8>> {
-    Ok(go_indent(synthesized_list_of_type(children, list_type).as_bytes(), "", "   ")?.into_bytes())
+    Ok(go_indent(
+        synthesized_list_of_type(children, list_type).as_bytes(),
+        "",
+        "   ",
+    )?
+    .into_bytes())
 }
 
 /// A manifest list (or index) of `list_type` over `children`, compact.

@@ -115,7 +115,8 @@ fn encode(entry: &Fetched) -> Result<Vec<u8>> {
 }
 
 fn decode(path: &Path, bytes: &[u8]) -> Result<Fetched> {
-    let bad = |why: String| Error::corrupt(format!("invalid manifest file {}: {why}", path.display()));
+    let bad =
+        |why: String| Error::corrupt(format!("invalid manifest file {}: {why}", path.display()));
     let file: EntryFile = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
     let raw = Bytes::from(B64.decode(&file.raw).map_err(|e| bad(e.to_string()))?);
     let digest = Digest::of(&raw);
@@ -181,8 +182,8 @@ impl ManifestStore {
             .into_iter()
             .map(|n| {
                 let path = dir.join(n);
-                let bytes =
-                    fs::read(&path).map_err(|e| io_error(format_args!("reading {}", path.display()), e))?;
+                let bytes = fs::read(&path)
+                    .map_err(|e| io_error(format_args!("reading {}", path.display()), e))?;
                 decode(&path, &bytes)
             })
             .collect::<Result<Vec<Fetched>>>()?;
@@ -206,7 +207,8 @@ impl ManifestStore {
     /// Writes (or replaces) one entry of `list` atomically, creating the list if needed.
     pub fn save(&self, list: &Reference, manifest: &Reference, entry: &Fetched) -> Result<()> {
         let dir = self.list_dir(list);
-        fs::create_dir_all(&dir).map_err(|e| io_error(format_args!("creating {}", dir.display()), e))?;
+        fs::create_dir_all(&dir)
+            .map_err(|e| io_error(format_args!("creating {}", dir.display()), e))?;
         write_file(&dir, &filesafe(&manifest.to_string()), &encode(entry)?)?;
         fsync_dir(&dir)
     }
@@ -217,7 +219,8 @@ impl ManifestStore {
         fs::create_dir_all(&self.dir)
             .map_err(|e| io_error(format_args!("creating {}", self.dir.display()), e))?;
         let tmp = self.dir.join(temp_name("new"));
-        fs::create_dir(&tmp).map_err(|e| io_error(format_args!("creating {}", tmp.display()), e))?;
+        fs::create_dir(&tmp)
+            .map_err(|e| io_error(format_args!("creating {}", tmp.display()), e))?;
         let result = (|| {
             for (manifest, entry) in entries {
                 write_file(&tmp, &filesafe(&manifest.to_string()), &encode(entry)?)?;
@@ -252,7 +255,8 @@ impl ManifestStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(io_error(format_args!("removing {}", dir.display()), e)),
         }
-        fs::remove_dir_all(&gone).map_err(|e| io_error(format_args!("removing {}", gone.display()), e))
+        fs::remove_dir_all(&gone)
+            .map_err(|e| io_error(format_args!("removing {}", gone.display()), e))
     }
 }
 
@@ -298,7 +302,9 @@ pub async fn fetch_entry(client: &RegistryClient, reference: &Reference) -> Resu
     let image = match parsed {
         Parsed::Manifest(image) => image,
         Parsed::Index(_) => return Err(Error::invalid(format!("{reference} is a manifest list"))),
-        Parsed::Schema1 => return Err(Error::unsupported(format!("{reference} is not a manifest"))),
+        Parsed::Schema1 => {
+            return Err(Error::unsupported(format!("{reference} is not a manifest")));
+        }
     };
     let config = client
         .get_blob_bytes(
@@ -436,7 +442,10 @@ pub fn annotate(store: &ManifestStore, list: &str, image: &str, a: &Annotation) 
     let image_ref = normalize(image).map_err(|e| {
         Error::new(
             e.kind,
-            format!("annotate: error parsing name for manifest {image}: {}", e.message),
+            format!(
+                "annotate: error parsing name for manifest {image}: {}",
+                e.message
+            ),
         )
     })?;
     let mut entry = match store.get(&list_ref, &image_ref) {
@@ -525,6 +534,81 @@ fn check_same_registry(list: &Reference, entry: &Fetched) -> Result<()> {
     Ok(())
 }
 
+/// What `manifest push` sends, worked out before anything is sent.
+#[derive(Debug, Clone)]
+pub struct PushPlan {
+    pub list: Reference,
+    /// The list or index, as it will be stored (Docker's formatting, byte for byte).
+    pub bytes: Vec<u8>,
+    pub media_type: &'static str,
+    /// Entries whose manifest lives in another repository of the registry: their blobs are
+    /// mounted (or copied) into the list's repository and their manifests pushed there by digest.
+    pub copies: Vec<CrossRepo>,
+}
+
+/// One entry to bring into the list's repository.
+#[derive(Debug, Clone)]
+pub struct CrossRepo {
+    /// The repository (path) the entry was fetched from.
+    pub from: String,
+    pub entry: Fetched,
+    /// The config and layer digests its manifest references.
+    pub blobs: Vec<Digest>,
+}
+
+/// Checks a local list the way `docker manifest push` does and builds the list to push: every
+/// entry needs an OS and architecture and must come from the list's registry. The media type
+/// follows Docker (an OCI index when the first entry is an OCI manifest, else a Docker manifest
+/// list) unless `oci` asks for an OCI index.
+pub fn plan_push(list: &Reference, entries: Vec<Fetched>, oci: bool) -> Result<PushPlan> {
+    if entries.is_empty() {
+        return Err(Error::not_found(format!("{list} not found")));
+    }
+    for e in &entries {
+        let p = e.platform.clone().unwrap_or_default();
+        if p.os.is_empty() || p.architecture.is_empty() {
+            return Err(Error::invalid(format!(
+                "manifest {} must have an OS and Architecture to be pushed to a registry",
+                e.reference
+            )));
+        }
+        check_same_registry(list, e)?;
+    }
+    let media_type = if oci {
+        oci_model::media_type::OCI_INDEX
+    } else {
+        manifest_inspect::list_type_for(&entries)
+    };
+    let bytes = manifest_inspect::list_bytes(&entries, media_type)?;
+    let mut copies = Vec::new();
+    for e in entries {
+        let from = Reference::parse_normalized(&e.reference)?
+            .path()
+            .to_string();
+        if from == list.path() {
+            continue;
+        }
+        let (parsed, _) = manifest::parse(Some(&e.media_type), &e.bytes)?;
+        let Parsed::Manifest(m) = parsed else {
+            return Err(Error::invalid(format!("{} is not a manifest", e.reference)));
+        };
+        let blobs = std::iter::once(m.config.digest)
+            .chain(m.layers.into_iter().map(|l| l.digest))
+            .collect();
+        copies.push(CrossRepo {
+            from,
+            entry: e,
+            blobs,
+        });
+    }
+    Ok(PushPlan {
+        list: list.clone(),
+        bytes,
+        media_type,
+        copies,
+    })
+}
+
 /// `manifest rm LIST...`: removes each list; the errors of those that fail are joined by
 /// newlines, the others are removed all the same.
 pub fn remove(store: &ManifestStore, lists: &[String]) -> Result<()> {
@@ -576,7 +660,10 @@ mod tests {
             filesafe("127.0.0.1:5000/a/b:latest"),
             "127.0.0.1%5000#a#b%latest"
         );
-        assert_eq!(filesafe(&r("alpine").to_string()), "docker.io#library#alpine%latest");
+        assert_eq!(
+            filesafe(&r("alpine").to_string()),
+            "docker.io#library#alpine%latest"
+        );
     }
 
     #[test]
@@ -585,24 +672,41 @@ mod tests {
         let store = ManifestStore::new(dir.path());
         let list = r("127.0.0.1:5000/l");
         let (a, b) = (r("127.0.0.1:5000/a"), r("127.0.0.1:5000/b:1"));
-        let ea = entry(&a.to_string(), "{\n  \"x\": 1 }", Some(Platform::new("linux", "arm64", Some("v8"))));
+        let ea = entry(
+            &a.to_string(),
+            "{\n  \"x\": 1 }",
+            Some(Platform::new("linux", "arm64", Some("v8"))),
+        );
         let eb = entry(&b.to_string(), "{}", None);
-        assert_eq!(store.get_list(&list).unwrap_err().message, format!("No such manifest: {list}"));
-        store.create(&list, &[(b.clone(), eb.clone()), (a.clone(), ea.clone())]).unwrap();
+        assert_eq!(
+            store.get_list(&list).unwrap_err().message,
+            format!("No such manifest: {list}")
+        );
+        store
+            .create(&list, &[(b.clone(), eb.clone()), (a.clone(), ea.clone())])
+            .unwrap();
         assert_eq!(store.get_list(&list).unwrap(), vec![ea.clone(), eb.clone()]);
         assert_eq!(store.get(&list, &a).unwrap(), ea);
         assert_eq!(
-            store.get(&list, &r("127.0.0.1:5000/c")).unwrap_err().message,
+            store
+                .get(&list, &r("127.0.0.1:5000/c"))
+                .unwrap_err()
+                .message,
             "No such manifest: 127.0.0.1:5000/c:latest"
         );
         // A second create of the same list is refused, and leaves nothing behind.
         let err = store.create(&list, &[(a.clone(), ea.clone())]).unwrap_err();
         assert_eq!(err.kind, ErrorKind::AlreadyExists);
-        let names: Vec<_> = fs::read_dir(dir.path().join("manifests")).unwrap().collect();
+        let names: Vec<_> = fs::read_dir(dir.path().join("manifests"))
+            .unwrap()
+            .collect();
         assert_eq!(names.len(), 1);
         store.remove(&list).unwrap();
         assert!(!store.exists(&list));
-        assert_eq!(fs::read_dir(dir.path().join("manifests")).unwrap().count(), 0);
+        assert_eq!(
+            fs::read_dir(dir.path().join("manifests")).unwrap().count(),
+            0
+        );
     }
 
     #[test]
@@ -611,11 +715,21 @@ mod tests {
         let store = ManifestStore::new(dir.path());
         let list = r("127.0.0.1:5000/l");
         let a = r("127.0.0.1:5000/a");
-        store.save(&list, &a, &entry(&a.to_string(), "{}", None)).unwrap();
+        store
+            .save(&list, &a, &entry(&a.to_string(), "{}", None))
+            .unwrap();
         let path = store.entry_path(&list, &a);
-        let text = fs::read_to_string(&path).unwrap().replace(&B64.encode(b"{}"), &B64.encode(b"[]"));
+        let text = fs::read_to_string(&path)
+            .unwrap()
+            .replace(&B64.encode(b"{}"), &B64.encode(b"[]"));
         fs::write(&path, text).unwrap();
-        assert!(store.get(&list, &a).unwrap_err().message.contains("digest mismatch"));
+        assert!(
+            store
+                .get(&list, &a)
+                .unwrap_err()
+                .message
+                .contains("digest mismatch")
+        );
     }
 
     #[test]
@@ -624,7 +738,15 @@ mod tests {
         let store = ManifestStore::new(dir.path());
         let (list, a) = ("127.0.0.1:5000/l", "127.0.0.1:5000/a");
         store
-            .save(&r(list), &r(a), &entry(&r(a).to_string(), "{}", Some(Platform::new("linux", "amd64", None))))
+            .save(
+                &r(list),
+                &r(a),
+                &entry(
+                    &r(a).to_string(),
+                    "{}",
+                    Some(Platform::new("linux", "amd64", None)),
+                ),
+            )
             .unwrap();
         let ann = Annotation {
             arch: "arm64".into(),
@@ -647,8 +769,88 @@ mod tests {
             "manifest entry for image has unsupported os/arch combination: /aarch64"
         );
         assert_eq!(
-            annotate(&store, list, "127.0.0.1:5000/zzz", &ann).unwrap_err().message,
+            annotate(&store, list, "127.0.0.1:5000/zzz", &ann)
+                .unwrap_err()
+                .message,
             "manifest for image 127.0.0.1:5000/zzz does not exist in 127.0.0.1:5000/l"
+        );
+    }
+
+    fn image_manifest(config: &str, layers: &[&str]) -> String {
+        let d = |s: &str| Digest::of(s.as_bytes()).to_string();
+        let layers: Vec<String> = layers
+            .iter()
+            .map(|l| format!(r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{}","size":1}}"#, d(l)))
+            .collect();
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":1}},"layers":[{}]}}"#,
+            d(config),
+            layers.join(",")
+        )
+    }
+
+    #[test]
+    fn push_plan_checks_entries_like_docker() {
+        let list = r("127.0.0.1:5000/app:multi");
+        let amd = Platform::new("linux", "amd64", None);
+        let here = entry(
+            "127.0.0.1:5000/app:amd64",
+            &image_manifest("c1", &["l1"]),
+            Some(amd.clone()),
+        );
+        let there = entry(
+            "127.0.0.1:5000/other/app:arm64",
+            &image_manifest("c2", &["l2", "l3"]),
+            Some(Platform::new("linux", "arm64", Some("v8"))),
+        );
+        let plan = plan_push(&list, vec![here.clone(), there.clone()], false).unwrap();
+        assert_eq!(plan.media_type, oci_model::media_type::OCI_INDEX);
+        assert_eq!(plan.copies.len(), 1);
+        assert_eq!(plan.copies[0].from, "other/app");
+        assert_eq!(
+            plan.copies[0].blobs,
+            vec![Digest::of(b"c2"), Digest::of(b"l2"), Digest::of(b"l3")]
+        );
+        let text = String::from_utf8(plan.bytes.clone()).unwrap();
+        assert!(
+            text.starts_with("{\n   \"schemaVersion\": 2,\n   \"mediaType\""),
+            "{text}"
+        );
+        assert!(!text.ends_with('\n'));
+        let docker = Fetched {
+            media_type: oci_model::media_type::DOCKER_MANIFEST_V2.into(),
+            ..here.clone()
+        };
+        assert_eq!(
+            plan_push(&list, vec![docker.clone()], false)
+                .unwrap()
+                .media_type,
+            oci_model::media_type::DOCKER_MANIFEST_LIST
+        );
+        assert_eq!(
+            plan_push(&list, vec![docker], true).unwrap().media_type,
+            oci_model::media_type::OCI_INDEX
+        );
+
+        let bare = entry(
+            "127.0.0.1:5000/app:x",
+            "{}",
+            Some(Platform::new("linux", "", None)),
+        );
+        assert_eq!(
+            plan_push(&list, vec![bare], false).unwrap_err().message,
+            "manifest 127.0.0.1:5000/app:x must have an OS and Architecture to be pushed to a registry"
+        );
+        let elsewhere = entry("other.example/app:x", "{}", Some(amd));
+        assert_eq!(
+            plan_push(&list, vec![elsewhere], false)
+                .unwrap_err()
+                .message,
+            "cannot use source images from a different registry than the target image: other.example != 127.0.0.1:5000"
+        );
+        assert_eq!(
+            plan_push(&list, vec![], false).unwrap_err().message,
+            "127.0.0.1:5000/app:multi not found"
         );
     }
 
@@ -657,10 +859,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ManifestStore::new(dir.path());
         let a = r("127.0.0.1:5000/a");
-        store.save(&r("127.0.0.1:5000/l"), &a, &entry(&a.to_string(), "{}", None)).unwrap();
+        store
+            .save(
+                &r("127.0.0.1:5000/l"),
+                &a,
+                &entry(&a.to_string(), "{}", None),
+            )
+            .unwrap();
         let err = remove(
             &store,
-            &["127.0.0.1:5000/x".into(), "127.0.0.1:5000/l".into(), "127.0.0.1:5000/y".into()],
+            &[
+                "127.0.0.1:5000/x".into(),
+                "127.0.0.1:5000/l".into(),
+                "127.0.0.1:5000/y".into(),
+            ],
         )
         .unwrap_err();
         assert_eq!(

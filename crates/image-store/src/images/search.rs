@@ -250,17 +250,17 @@ mod tests {
             s("127.0.0.1:5000/ubu"),
             ("127.0.0.1:5000".into(), "ubu".into())
         );
-        assert_eq!(
-            s("localhost/a/b"),
-            ("localhost".into(), "a/b".into())
-        );
+        assert_eq!(s("localhost/a/b"), ("localhost".into(), "a/b".into()));
         assert_eq!(s("ubuntu"), ("docker.io".into(), "ubuntu".into()));
         assert_eq!(s("user/app"), ("docker.io".into(), "user/app".into()));
         assert_eq!(
             s("index.docker.io/library/alpine"),
             ("docker.io".into(), "library/alpine".into())
         );
-        assert_eq!(s("reg.example:5000"), ("docker.io".into(), "reg.example:5000".into()));
+        assert_eq!(
+            s("reg.example:5000"),
+            ("docker.io".into(), "reg.example:5000".into())
+        );
     }
 
     #[test]
@@ -279,7 +279,9 @@ mod tests {
             "invalid filter 'is-official=[maybe]'"
         );
         assert_eq!(
-            f(&["is-official=true", "is-official=0"]).unwrap_err().message,
+            f(&["is-official=true", "is-official=0"])
+                .unwrap_err()
+                .message,
             "invalid filter 'is-official=[0 true]'"
         );
         assert_eq!(
@@ -292,7 +294,9 @@ mod tests {
         );
         // is-automated=true answers nothing before the other filters are looked at.
         assert_eq!(
-            f(&["is-automated=true", "is-official=maybe"]).unwrap().is_automated,
+            f(&["is-automated=true", "is-official=maybe"])
+                .unwrap()
+                .is_automated,
             Some(true)
         );
         assert!(f(&["is-automated=TRUE"]).is_err());

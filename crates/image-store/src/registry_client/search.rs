@@ -7,7 +7,7 @@
 //! search, `registry:catalog:*` for the catalog).
 
 use super::transport::Endpoint;
-use super::{Request, RegistryClient, RegistryError, next_page};
+use super::{RegistryClient, RegistryError, Request, next_page};
 use reqwest::Method;
 use serde::Deserialize;
 
