@@ -35,6 +35,8 @@ pub struct Global {
 pub enum Command {
     /// Download an image from a registry
     Pull(commands::pull::PullArgs),
+    /// Upload an image to a registry
+    Push(commands::push::PushArgs),
     /// List images
     Images(commands::images::ImagesArgs),
     /// Display detailed information on one or more images
@@ -137,6 +139,8 @@ pub enum ContainerCommand {
 pub enum ImageCommand {
     /// Download an image from a registry
     Pull(commands::pull::PullArgs),
+    /// Upload an image to a registry
+    Push(commands::push::PushArgs),
     /// List images
     #[command(alias = "list")]
     Ls(commands::images::ImagesArgs),

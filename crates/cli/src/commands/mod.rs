@@ -12,6 +12,7 @@ pub mod login;
 pub mod manifest;
 pub mod mount;
 pub mod pull;
+pub mod push;
 pub mod rmi;
 pub mod search;
 pub mod system;
@@ -73,6 +74,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     let ctx = Ctx::new(cli.global)?;
     match cli.command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::run(&ctx, a),
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => push::run(&ctx, a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::run(&ctx, a),
         Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => inspect::run(&ctx, a),
         Command::Image(ImageCommand::Mount(a)) => mount::mount(&ctx, a),

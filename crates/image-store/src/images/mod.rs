@@ -20,6 +20,7 @@ pub mod mount;
 pub mod path_match;
 pub mod prune;
 pub mod pull;
+pub mod push;
 pub mod remove;
 pub mod search;
 pub mod tag;
