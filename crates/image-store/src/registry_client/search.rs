@@ -86,8 +86,8 @@ impl RegistryClient {
             method: Method::GET,
             url,
             accept: Some("application/json"),
-            range_from: 0,
             scope: Some("registry:catalog:search".into()),
+            ..Default::default()
         };
         let ans = self.execute(&ep, &req, Some(MAX_LISTING_PAGE)).await?;
         let status = ans.status.as_u16();
@@ -118,8 +118,8 @@ impl RegistryClient {
                 method: Method::GET,
                 url: url.clone(),
                 accept: Some("application/json"),
-                range_from: 0,
                 scope: Some("registry:catalog:*".into()),
+                ..Default::default()
             };
             let ans = self.execute(&ep, &req, Some(MAX_LISTING_PAGE)).await?;
             if !ans.status.is_success() {
