@@ -181,6 +181,8 @@ pub enum ManifestCommand {
     Create(commands::manifest::CreateArgs),
     /// Display an image manifest, or manifest list
     Inspect(commands::manifest::InspectArgs),
+    /// Push a manifest list to a repository
+    Push(commands::manifest::PushArgs),
     /// Delete one or more manifest lists from local storage
     Rm(commands::manifest::RmArgs),
 }

@@ -1,4 +1,4 @@
-//! `strata manifest inspect|create|annotate|rm` — the docker CLI's manifest commands. Local
+//! `strata manifest inspect|create|annotate|push|rm` — the docker CLI's manifest commands. Local
 //! manifest lists live in the store root (`<root>/manifests/`); the logic is image-store's
 //! `manifest_list` and `manifest_inspect`.
 
@@ -60,6 +60,22 @@ pub struct AnnotateArgs {
     pub list: String,
     #[arg(value_name = "MANIFEST")]
     pub manifest: String,
+}
+
+#[derive(Args)]
+pub struct PushArgs {
+    /// Allow push to an insecure registry
+    #[arg(long)]
+    pub insecure: bool,
+    /// Push an OCI image index (default: Docker's choice — an OCI index when the first entry is
+    /// an OCI manifest, a Docker manifest list otherwise)
+    #[arg(long)]
+    pub oci: bool,
+    /// Remove the local manifest list after push
+    #[arg(short, long)]
+    pub purge: bool,
+    #[arg(value_name = "MANIFEST_LIST")]
+    pub list: String,
 }
 
 #[derive(Args)]
@@ -144,6 +160,20 @@ pub fn annotate(ctx: &Ctx, a: AnnotateArgs) -> Result<u8> {
         os_features: a.os_features,
     };
     manifest_list::annotate(&store, &a.list, &a.manifest, &ann)?;
+    Ok(0)
+}
+
+pub fn push(ctx: &Ctx, a: PushArgs) -> Result<u8> {
+    let root = ctx.root();
+    let store = ManifestStore::new(&root);
+    let domain = normalize(&a.list)
+        .map(|r| r.domain().to_string())
+        .unwrap_or_default();
+    let client = client(ctx, a.insecure, &[&domain])?;
+    let mut line = |l: String| print(&format!("{l}\n"));
+    super::runtime()?.block_on(manifest_list::push(
+        &client, &store, &root, &a.list, a.purge, a.oci, &mut line,
+    ))?;
     Ok(0)
 }
 

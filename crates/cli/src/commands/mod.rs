@@ -89,6 +89,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Manifest(ManifestCommand::Inspect(a)) => manifest::inspect(&ctx, a),
         Command::Manifest(ManifestCommand::Create(a)) => manifest::create(&ctx, a),
         Command::Manifest(ManifestCommand::Annotate(a)) => manifest::annotate(&ctx, a),
+        Command::Manifest(ManifestCommand::Push(a)) => manifest::push(&ctx, a),
         Command::Manifest(ManifestCommand::Rm(a)) => manifest::rm(&ctx, a),
         Command::Search(a) => search::run(&ctx, a),
         Command::Login(a) => login::login(&ctx, a),

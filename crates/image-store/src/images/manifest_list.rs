@@ -15,8 +15,11 @@
 //! the same list: one wins, the other is told the list exists); `rm` renames the directory away
 //! before deleting it. Temporary names start with `.` and are never read as lists or entries.
 
+use super::build::{Hashing, TempFile};
 use super::manifest_inspect::{self, Fetched, fetch_error, fetch_reference, platform_from_config};
-use crate::registry_client::RegistryClient;
+use crate::registry_client::{
+    MountOutcome, RegistryClient, RegistryError, RegistryErrorKind, UploadOptions,
+};
 use crate::resolve;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -607,6 +610,134 @@ pub fn plan_push(list: &Reference, entries: Vec<Fetched>, oci: bool) -> Result<P
         media_type,
         copies,
     })
+}
+
+/// Docker's wording of a registry's answer: distribution's `<code words>: <message>` when the
+/// registry sent an error code, the connection-level text otherwise.
+fn registry_text(e: RegistryError) -> Error {
+    if e.kind == RegistryErrorKind::Http && e.code.is_some() {
+        Error::new(e.error_kind(), e.docker_suffix())
+    } else {
+        resolve::registry_error(e)
+    }
+}
+
+/// Brings one blob of `from` into `repo`: a cross-repository mount, or — when the registry
+/// opens an upload session instead (it cannot mount) — a copy through a temporary file under
+/// `<root>/tmp`, uploaded into that session.
+async fn mount_or_copy(
+    client: &RegistryClient,
+    root: &Path,
+    domain: &str,
+    repo: &str,
+    from: &str,
+    digest: &Digest,
+) -> std::result::Result<(), RegistryError> {
+    let session = match client.mount_blob(domain, repo, digest, from).await? {
+        MountOutcome::Mounted => return Ok(()),
+        MountOutcome::NotMounted(session) => session,
+    };
+    let local = |e: Error| RegistryError::protocol("", e.message);
+    let (tmp, file) = TempFile::create(root, "manifest-blob").map_err(local)?;
+    let mut out = Hashing {
+        inner: io::BufWriter::new(file),
+        hash: oci_model::Sha256Writer::new(),
+    };
+    let mut blob = client.get_blob(domain, from, digest, 0).await?;
+    while let Some(chunk) = blob.stream.next().await {
+        out.write_all(&chunk?).map_err(|e| {
+            RegistryError::protocol("", format!("writing {}: {e}", tmp.path.display()))
+        })?;
+    }
+    out.inner
+        .flush()
+        .map_err(|e| RegistryError::protocol("", format!("writing {}: {e}", tmp.path.display())))?;
+    out.hash.verify(digest, None).map_err(local)?;
+    let size = out.hash.len();
+    client
+        .upload_blob_file(
+            domain,
+            repo,
+            digest,
+            size,
+            &tmp.path,
+            &UploadOptions::default(),
+            Some(session),
+            None,
+        )
+        .await
+}
+
+/// `manifest push [--purge] [--oci] LIST`: mounts (or copies) the blobs of entries from other
+/// repositories into the list's repository and pushes their manifests there by digest (a line
+/// `Pushed ref <repo>@<digest> with digest: <digest>` each), then pushes the list under its tag
+/// and prints its digest; `--purge` then deletes the local list. `root` is the store root (for
+/// the temporary files of copies). `line` receives each line of output as it happens.
+pub async fn push(
+    client: &RegistryClient,
+    store: &ManifestStore,
+    root: &Path,
+    list: &str,
+    purge: bool,
+    oci: bool,
+    line: &mut (dyn FnMut(String) + Send),
+) -> Result<()> {
+    let list_ref = normalize(list)?;
+    let entries = store.get_list(&list_ref)?;
+    let plan = plan_push(&list_ref, entries, oci)?;
+    let domain = list_ref.domain();
+    let repo = list_ref.path();
+    for c in &plan.copies {
+        for digest in &c.blobs {
+            mount_or_copy(client, root, domain, repo, &c.from, digest)
+                .await
+                .map_err(|e| {
+                    let e = registry_text(e);
+                    Error::new(
+                        e.kind,
+                        format!(
+                            "failed to mount blob {domain}/{}@{digest} to {list_ref}: {}",
+                            c.from, e.message
+                        ),
+                    )
+                })?;
+        }
+    }
+    let put_failed = |what: &str, e: RegistryError| {
+        let e = registry_text(e);
+        Error::new(
+            e.kind,
+            format!("failed to put manifest {what}: {}", e.message),
+        )
+    };
+    for c in &plan.copies {
+        let d = c.entry.digest.to_string();
+        let target = format!("{}@{d}", list_ref.name());
+        let pushed = client
+            .put_manifest(domain, repo, &d, &c.entry.media_type, c.entry.bytes.clone())
+            .await
+            .map_err(|e| put_failed(&target, e))?;
+        line(format!("Pushed ref {target} with digest: {pushed}"));
+    }
+    let reference = match list_ref.tag() {
+        Some(t) => t.to_string(),
+        None => Digest::of(&plan.bytes).to_string(),
+    };
+    let digest = client
+        .put_manifest(
+            domain,
+            repo,
+            &reference,
+            plan.media_type,
+            Bytes::from(plan.bytes),
+        )
+        .await
+        .map_err(|e| put_failed(&list_ref.to_string(), e))?;
+    line(digest.to_string());
+    if purge {
+        store.remove(&list_ref)?;
+    }
+    Ok(())
 }
 
 /// `manifest rm LIST...`: removes each list; the errors of those that fail are joined by
