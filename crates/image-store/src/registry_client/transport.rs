@@ -203,17 +203,16 @@ pub fn map_reqwest_error(url: &str, e: &reqwest::Error) -> RegistryError {
     // Refused connections and failed name lookups read as Go's net package words them, which is
     // what Docker prints. Docker names the registry's API root here (`Get "http://host/v2/"`, or
     // `/v1/_ping` for the v1 search API): the host, not the request, is what could not be reached.
+    // Docker Hub's index is not pinged first, so a search there names the search URL itself.
     let shown = || {
         reqwest::Url::parse(url)
             .ok()
             .map(|mut u| {
-                let root = if u.path().starts_with("/v1/") {
-                    "/v1/_ping"
-                } else {
-                    "/v2/"
-                };
-                u.set_path(root);
-                u.set_query(None);
+                let v1 = u.path().starts_with("/v1/");
+                if !(v1 && u.host_str() == Some("index.docker.io")) {
+                    u.set_path(if v1 { "/v1/_ping" } else { "/v2/" });
+                    u.set_query(None);
+                }
                 super::error::redact_url(u.as_str())
             })
             .unwrap_or_default()
