@@ -64,6 +64,8 @@ pub enum Command {
     /// Manage Docker image manifests and manifest lists
     #[command(subcommand)]
     Manifest(ManifestCommand),
+    /// Search a registry for images
+    Search(commands::search::SearchArgs),
     /// Log in to a registry
     Login(commands::login::LoginArgs),
     /// Log out from a registry
@@ -182,8 +184,16 @@ pub enum SystemCommand {
 
 #[derive(Subcommand)]
 pub enum ManifestCommand {
+    /// Add additional information to a local image manifest
+    Annotate(commands::manifest::AnnotateArgs),
+    /// Create a local manifest list for annotating and pushing to a registry
+    Create(commands::manifest::CreateArgs),
     /// Display an image manifest, or manifest list
     Inspect(commands::manifest::InspectArgs),
+    /// Push a manifest list to a repository
+    Push(commands::manifest::PushArgs),
+    /// Delete one or more manifest lists from local storage
+    Rm(commands::manifest::RmArgs),
 }
 
 fn main() -> ExitCode {

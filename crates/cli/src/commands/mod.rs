@@ -15,6 +15,7 @@ pub mod pull;
 pub mod push;
 pub mod registry;
 pub mod rmi;
+pub mod search;
 pub mod system;
 pub mod tag;
 
@@ -23,6 +24,7 @@ use image_store::config::{Config, default_config_path, default_root};
 use image_store::registry_client::{ClientOptions, RegistryClient};
 use image_store::store::Store;
 use oci_model::Result;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub struct Ctx {
@@ -37,9 +39,13 @@ impl Ctx {
         Ok(Ctx { global, config })
     }
 
+    /// The store root, without opening the store.
+    pub fn root(&self) -> PathBuf {
+        self.global.root.clone().unwrap_or_else(default_root)
+    }
+
     pub fn store(&self) -> Result<Arc<Store>> {
-        let root = self.global.root.clone().unwrap_or_else(default_root);
-        Ok(Arc::new(Store::open(&root, self.config.clone())?))
+        Ok(Arc::new(Store::open(&self.root(), self.config.clone())?))
     }
 
     pub fn client(&self) -> Result<RegistryClient> {
@@ -86,6 +92,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Info(a) | Command::System(SystemCommand::Info(a)) => info::run(&ctx, a),
         Command::System(SystemCommand::Df(a)) => system::df(&ctx, a),
         Command::Manifest(ManifestCommand::Inspect(a)) => manifest::inspect(&ctx, a),
+        Command::Manifest(ManifestCommand::Create(a)) => manifest::create(&ctx, a),
+        Command::Manifest(ManifestCommand::Annotate(a)) => manifest::annotate(&ctx, a),
+        Command::Manifest(ManifestCommand::Push(a)) => manifest::push(&ctx, a),
+        Command::Manifest(ManifestCommand::Rm(a)) => manifest::rm(&ctx, a),
+        Command::Search(a) => search::run(&ctx, a),
         Command::Login(a) => login::login(&ctx, a),
         Command::Logout(a) => login::logout(&ctx, a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => import::run(&ctx, a),

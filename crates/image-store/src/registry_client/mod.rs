@@ -20,6 +20,7 @@
 pub mod auth;
 pub mod docker_config;
 pub mod error;
+pub mod search;
 pub mod transport;
 pub mod upload;
 
@@ -236,6 +237,35 @@ fn parse_content_range(v: &str) -> Option<(u64, Option<u64>)> {
         t => Some(t.parse().ok()?),
     };
     Some((start, total))
+}
+
+/// The next page of a paginated listing (tags, catalog): the `Link: <…>; rel="next"` target of
+/// `ans`, resolved against `url`. `None` on the last page. A link to another host is refused, so
+/// credentials for this registry never follow it elsewhere.
+fn next_page(url: &str, ans: &Answer) -> Result<Option<String>, RegistryError> {
+    let Some(next) = ans
+        .header(header::LINK)
+        .and_then(transport::parse_next_link)
+    else {
+        return Ok(None);
+    };
+    let base = url::Url::parse(url).map_err(|e| RegistryError::protocol(url, e.to_string()))?;
+    let next = base
+        .join(&next)
+        .map_err(|e| RegistryError::protocol(url, format!("invalid Link header {next:?}: {e}")))?;
+    if next.scheme() != base.scheme()
+        || next.host_str() != base.host_str()
+        || next.port() != base.port()
+    {
+        return Err(RegistryError::protocol(
+            url,
+            format!("pagination link leaves the registry: {next}"),
+        ));
+    }
+    if next.as_str() == url {
+        return Ok(None);
+    }
+    Ok(Some(next.to_string()))
 }
 
 impl RegistryClient {
@@ -523,31 +553,10 @@ impl RegistryClient {
             let page: TagList = serde_json::from_slice(&ans.body)
                 .map_err(|e| RegistryError::protocol(&ans.url, format!("invalid tag list: {e}")))?;
             tags.extend(page.tags.unwrap_or_default());
-            let Some(next) = ans
-                .header(header::LINK)
-                .and_then(transport::parse_next_link)
-            else {
-                return Ok(tags);
-            };
-            let base =
-                url::Url::parse(&url).map_err(|e| RegistryError::protocol(&url, e.to_string()))?;
-            let next = base.join(&next).map_err(|e| {
-                RegistryError::protocol(&url, format!("invalid Link header {next:?}: {e}"))
-            })?;
-            // Credentials for this registry must not follow a link elsewhere.
-            if next.scheme() != base.scheme()
-                || next.host_str() != base.host_str()
-                || next.port() != base.port()
-            {
-                return Err(RegistryError::protocol(
-                    &url,
-                    format!("pagination link leaves the registry: {next}"),
-                ));
+            match next_page(&url, &ans)? {
+                Some(next) => url = next,
+                None => return Ok(tags),
             }
-            if next.as_str() == url {
-                return Ok(tags);
-            }
-            url = next.to_string();
         }
         Err(RegistryError::protocol(&url, "too many tag list pages"))
     }
