@@ -65,9 +65,11 @@ fn is_layer_id(s: &str) -> bool {
 /// Layers finish in any order: lines without a layer id must match in order; per block (ended
 /// by a `digest:` line) the same layers with the same status sequence each.
 fn assert_same_push(strata: &str, docker: &str) {
-    fn blocks(t: &str) -> (Vec<String>, Vec<Vec<(String, Vec<String>)>>) {
+    /// Per layer id, its statuses in order.
+    type Block = Vec<(String, Vec<String>)>;
+    fn blocks(t: &str) -> (Vec<String>, Vec<Block>) {
         let mut plain = Vec::new();
-        let mut blocks = vec![Vec::<(String, Vec<String>)>::new()];
+        let mut blocks = vec![Block::new()];
         for line in t.lines() {
             match line.split_once(": ") {
                 Some((id, status)) if is_layer_id(id) => {

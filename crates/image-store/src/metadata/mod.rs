@@ -1403,6 +1403,55 @@ mod tests {
     }
 
     #[test]
+    fn blob_sources_conversions_and_pushed_repo_digests() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Db::open(&tmp.path().join("metadata.db")).unwrap();
+        let (a, b) = (Digest::of(b"a"), Digest::of(b"b"));
+        db.record_blob_sources("reg:5000", "x/one", &[a.clone(), b.clone()])
+            .unwrap();
+        db.record_blob_sources("docker.io", "library/y", std::slice::from_ref(&a))
+            .unwrap();
+        db.record_blob_sources("reg:5000", "x/one", std::slice::from_ref(&a))
+            .unwrap();
+        let mut got = db.blob_sources(&a).unwrap();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("docker.io".to_string(), "library/y".to_string()),
+                ("reg:5000".to_string(), "x/one".to_string())
+            ]
+        );
+        db.forget_blob_source(&a, "reg:5000", "x/one").unwrap();
+        assert_eq!(db.blob_sources(&a).unwrap().len(), 1);
+        // Local blobs are marked, and never offered as a source.
+        assert!(!db.blob_is_local(&b).unwrap());
+        db.mark_blobs_local(std::slice::from_ref(&b)).unwrap();
+        assert!(db.blob_is_local(&b).unwrap());
+        assert_eq!(db.blob_sources(&b).unwrap().len(), 1);
+
+        let z = Digest::of(b"z");
+        assert_eq!(db.blob_conversion(&b, "zstd").unwrap(), None);
+        db.record_blob_conversion(&b, "zstd", &z, 7).unwrap();
+        assert_eq!(
+            db.blob_conversion(&b, "zstd").unwrap(),
+            Some((z.clone(), 7))
+        );
+
+        let base = layer(1, None);
+        db.insert_layer(&base).unwrap();
+        let img = image("p", 1_700_000_000, &[&base]);
+        db.commit_pull(&img, "reg:5000/x/one", Some("1"), None)
+            .unwrap();
+        db.add_repo_digest("reg:5000/x/two", &z, &img.id).unwrap();
+        assert_eq!(
+            db.repo_digests_for(&img.id).unwrap(),
+            [("reg:5000/x/two".to_string(), z.clone())]
+        );
+        assert!(db.add_repo_digest("r", &z, "sha256:nothere").is_err());
+    }
+
+    #[test]
     fn containers_crud_lookup_and_image_reference() {
         let tmp = tempfile::tempdir().unwrap();
         let db = Db::open(&tmp.path().join("metadata.db")).unwrap();
