@@ -70,6 +70,25 @@ impl RegistryClient {
         ep
     }
 
+    /// Search answers are filtered by what the caller may pull, and a registry that lets anyone
+    /// search never challenges: with stored credentials for `ep`, its challenge is learnt up front
+    /// (`GET /v2/`, best effort), so the search itself goes out authenticated — as Docker's daemon
+    /// sends a logged-in user's credentials with every search. Docker Hub's index is left alone.
+    async fn prime_auth(&self, ep: &Endpoint) {
+        if ep.host == "index.docker.io" || self.inner.auth.challenge(&ep.host).is_some() {
+            return;
+        }
+        if !matches!(self.credentials(&ep.domain).await, Ok(Some(_))) {
+            return;
+        }
+        let ping = Request {
+            method: Method::GET,
+            url: format!("{}://{}/v2/", ep.scheme, ep.host),
+            ..Default::default()
+        };
+        let _ = self.execute(ep, &ping, Some(MAX_LISTING_PAGE)).await;
+    }
+
     /// `GET /v1/search?q=<query>&n=<limit>` on the registry of `domain`. `Ok(None)` when the
     /// registry has no search API (404, 405, 501); any other failure is an error, a non-2xx
     /// answer reading as Docker's `unexpected status code <n>`.
@@ -80,6 +99,7 @@ impl RegistryClient {
         limit: u32,
     ) -> Result<Option<SearchResults>, RegistryError> {
         let ep = self.search_endpoint(domain);
+        self.prime_auth(&ep).await;
         let q: String = url::form_urlencoded::byte_serialize(query.as_bytes()).collect();
         let url = format!("{}://{}/v1/search?q={q}&n={limit}", ep.scheme, ep.host);
         let req = Request {
