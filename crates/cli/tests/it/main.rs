@@ -13,4 +13,5 @@ mod import_commit;
 mod manifest;
 mod pull;
 mod registry;
+mod registry_auth;
 mod rmi;
