@@ -41,6 +41,8 @@ pub struct Global {
 pub enum Command {
     /// Download an image from a registry
     Pull(commands::pull::PullArgs),
+    /// Upload an image to a registry
+    Push(commands::push::PushArgs),
     /// List images
     Images(commands::images::ImagesArgs),
     /// Display detailed information on one or more images
@@ -62,6 +64,8 @@ pub enum Command {
     /// Manage Docker image manifests and manifest lists
     #[command(subcommand)]
     Manifest(ManifestCommand),
+    /// Search a registry for images
+    Search(commands::search::SearchArgs),
     /// Log in to a registry
     Login(commands::login::LoginArgs),
     /// Log out from a registry
@@ -144,6 +148,8 @@ pub enum ContainerCommand {
 pub enum ImageCommand {
     /// Download an image from a registry
     Pull(commands::pull::PullArgs),
+    /// Upload an image to a registry
+    Push(commands::push::PushArgs),
     /// List images
     #[command(alias = "list")]
     Ls(commands::images::ImagesArgs),
@@ -178,8 +184,16 @@ pub enum SystemCommand {
 
 #[derive(Subcommand)]
 pub enum ManifestCommand {
+    /// Add additional information to a local image manifest
+    Annotate(commands::manifest::AnnotateArgs),
+    /// Create a local manifest list for annotating and pushing to a registry
+    Create(commands::manifest::CreateArgs),
     /// Display an image manifest, or manifest list
     Inspect(commands::manifest::InspectArgs),
+    /// Push a manifest list to a repository
+    Push(commands::manifest::PushArgs),
+    /// Delete one or more manifest lists from local storage
+    Rm(commands::manifest::RmArgs),
 }
 
 fn main() -> ExitCode {

@@ -1,4 +1,4 @@
-//! Strata's own settings: store root, insecure registries, download concurrency.
+//! Strata's own settings: store root, insecure registries, download and upload concurrency.
 //!
 //! The config file is JSON with Docker daemon.json's key names where they exist:
 //! `{"insecure-registries": ["myreg:5000"], "max-concurrent-downloads": 3}`. It is read from
@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     pub insecure_registries: Vec<String>,
     pub max_concurrent_downloads: usize,
+    /// Layers `push` uploads at once (Docker's daemon.json key and default, 5).
+    pub max_concurrent_uploads: usize,
     /// The OCI runtime used for containers (later issues); kept so config files stay valid.
     pub runtime: Option<String>,
 }
@@ -23,6 +25,7 @@ impl Default for Config {
         Config {
             insecure_registries: Vec::new(),
             max_concurrent_downloads: 3,
+            max_concurrent_uploads: 5,
             runtime: None,
         }
     }
@@ -83,6 +86,12 @@ impl Config {
                 path.display()
             )));
         }
+        if cfg.max_concurrent_uploads == 0 {
+            return Err(Error::invalid(format!(
+                "invalid config file {}: max-concurrent-uploads must be at least 1",
+                path.display()
+            )));
+        }
         Ok(cfg)
     }
 }
@@ -104,6 +113,11 @@ mod tests {
         let c = Config::load(&p).unwrap();
         assert_eq!(c.insecure_registries, vec!["reg.test:5000"]);
         assert_eq!(c.max_concurrent_downloads, 6);
+        assert_eq!(c.max_concurrent_uploads, 5);
+        std::fs::write(&p, r#"{"max-concurrent-uploads":2}"#).unwrap();
+        assert_eq!(Config::load(&p).unwrap().max_concurrent_uploads, 2);
+        std::fs::write(&p, r#"{"max-concurrent-uploads":0}"#).unwrap();
+        assert!(Config::load(&p).is_err());
         std::fs::write(&p, "{").unwrap();
         assert!(
             Config::load(&p)

@@ -63,6 +63,10 @@ pub enum Fault {
         after_bytes: u64,
         times: u32,
     },
+    /// The first `times` matching requests are forwarded without their query string — e.g. a
+    /// cross-repository mount `POST …/blobs/uploads/?mount=…&from=…` reaches the registry as a
+    /// plain upload request, as with a registry that does not mount.
+    DropQuery { path_contains: String, times: u32 },
 }
 
 impl Fault {
@@ -71,7 +75,8 @@ impl Fault {
             Fault::CutBody { path_contains, .. }
             | Fault::Status { path_contains, .. }
             | Fault::Throttle { path_contains, .. }
-            | Fault::Corrupt { path_contains, .. } => path_contains,
+            | Fault::Corrupt { path_contains, .. }
+            | Fault::DropQuery { path_contains, .. } => path_contains,
         }
     }
 
@@ -79,7 +84,8 @@ impl Fault {
         match self {
             Fault::CutBody { times, .. }
             | Fault::Status { times, .. }
-            | Fault::Corrupt { times, .. } => *times,
+            | Fault::Corrupt { times, .. }
+            | Fault::DropQuery { times, .. } => *times,
             Fault::Throttle { .. } => u32::MAX,
         }
     }
@@ -150,6 +156,21 @@ impl Shared {
             }
         }
         None
+    }
+
+    /// Takes one use of the first matching `DropQuery` fault with uses left.
+    fn claim_drop_query(&self, target: &str) -> bool {
+        let mut slots = lock(&self.slots);
+        for slot in slots.iter_mut() {
+            if matches!(slot.fault, Fault::DropQuery { .. })
+                && slot.remaining > 0
+                && target.contains(slot.fault.path_contains())
+            {
+                slot.remaining -= 1;
+                return true;
+            }
+        }
+        false
     }
 
     /// The body faults that may apply to a response for `target` (uses are only taken when they fire).
@@ -745,9 +766,15 @@ fn handle_request<R: BufRead, W: Write>(
     upstream.set_write_timeout(Some(IO_TIMEOUT))?;
 
     // Forward the request: head with Connection: close forced, then the body with its framing.
+    let mut start = head.start.clone();
+    if log.path.contains('?') && shared.claim_drop_query(&log.path) {
+        let bare = log.path.split('?').next().unwrap_or_default();
+        start = format!("{} {bare} {version}", log.method);
+        log.faults.push("drop query".to_string());
+    }
     {
         let mut up = BufWriter::with_capacity(PIECE, &upstream);
-        write!(up, "{}\r\n", head.start)?;
+        write!(up, "{start}\r\n")?;
         for (name, value) in &head.headers {
             if is_hop_by_hop(name) || name.eq_ignore_ascii_case("expect") {
                 continue;
@@ -1462,9 +1489,20 @@ mod tests {
         assert_eq!(proxy.requests()[0].status, 502);
         let addr = proxy.addr.clone();
         drop(proxy);
-        assert!(
-            TcpStream::connect(&addr).is_err(),
-            "the listener must be closed after drop"
-        );
+        // Tests run in parallel and bind ephemeral ports, so another test's server may already
+        // have taken the port: then it must at least not be this proxy (which answers 502).
+        if let Ok(mut stream) = TcpStream::connect(&addr) {
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            let _ = stream.write_all(b"GET /v2/ HTTP/1.0\r\n\r\n");
+            let mut head = [0u8; 12];
+            let n = stream.read(&mut head).unwrap_or(0);
+            assert_ne!(
+                &head[..n],
+                b"HTTP/1.1 502",
+                "the listener must be closed after drop"
+            );
+        }
     }
 }

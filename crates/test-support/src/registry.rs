@@ -83,6 +83,12 @@ impl Registry {
         Self::start_kind(AuthKind::Anonymous, None)
     }
 
+    /// An anonymous distribution registry whatever `STRATA_TEST_REGISTRY_BIN` says, for tests of
+    /// what only it does (no `/v1/search`, for one).
+    pub fn start_distribution() -> Result<Registry> {
+        Self::start_kind(AuthKind::Anonymous, None)
+    }
+
     /// A registry that requires HTTP Basic auth checked against a bcrypt htpasswd file.
     pub fn start_htpasswd(user: &str, pass: &str) -> Result<Registry> {
         Self::start_kind(AuthKind::Htpasswd, Some((user, pass)))

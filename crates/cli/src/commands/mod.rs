@@ -12,8 +12,10 @@ pub mod login;
 pub mod manifest;
 pub mod mount;
 pub mod pull;
+pub mod push;
 pub mod registry;
 pub mod rmi;
+pub mod search;
 pub mod system;
 pub mod tag;
 
@@ -22,6 +24,7 @@ use image_store::config::{Config, default_config_path, default_root};
 use image_store::registry_client::{ClientOptions, RegistryClient};
 use image_store::store::Store;
 use oci_model::Result;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub struct Ctx {
@@ -36,9 +39,13 @@ impl Ctx {
         Ok(Ctx { global, config })
     }
 
+    /// The store root, without opening the store.
+    pub fn root(&self) -> PathBuf {
+        self.global.root.clone().unwrap_or_else(default_root)
+    }
+
     pub fn store(&self) -> Result<Arc<Store>> {
-        let root = self.global.root.clone().unwrap_or_else(default_root);
-        Ok(Arc::new(Store::open(&root, self.config.clone())?))
+        Ok(Arc::new(Store::open(&self.root(), self.config.clone())?))
     }
 
     pub fn client(&self) -> Result<RegistryClient> {
@@ -72,6 +79,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     let ctx = Ctx::new(cli.global)?;
     match cli.command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::run(&ctx, a),
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => push::run(&ctx, a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::run(&ctx, a),
         Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => inspect::run(&ctx, a),
         Command::Image(ImageCommand::Mount(a)) => mount::mount(&ctx, a),
@@ -84,6 +92,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Info(a) | Command::System(SystemCommand::Info(a)) => info::run(&ctx, a),
         Command::System(SystemCommand::Df(a)) => system::df(&ctx, a),
         Command::Manifest(ManifestCommand::Inspect(a)) => manifest::inspect(&ctx, a),
+        Command::Manifest(ManifestCommand::Create(a)) => manifest::create(&ctx, a),
+        Command::Manifest(ManifestCommand::Annotate(a)) => manifest::annotate(&ctx, a),
+        Command::Manifest(ManifestCommand::Push(a)) => manifest::push(&ctx, a),
+        Command::Manifest(ManifestCommand::Rm(a)) => manifest::rm(&ctx, a),
+        Command::Search(a) => search::run(&ctx, a),
         Command::Login(a) => login::login(&ctx, a),
         Command::Logout(a) => login::logout(&ctx, a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => import::run(&ctx, a),

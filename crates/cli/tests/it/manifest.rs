@@ -101,7 +101,7 @@ fn manifest_inspect_errors_match_docker() {
             "-v".to_string(),
             format!("{}/golden/nothere", reg.addr),
         ],
-        // MANIFEST_LIST MANIFEST: strata has no local manifest lists, so the entry is not there.
+        // MANIFEST_LIST MANIFEST: there is no such local list, so the entry is not there.
         vec![
             "--insecure".to_string(),
             format!("{repo}:manifest-list"),

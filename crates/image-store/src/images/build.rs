@@ -39,12 +39,12 @@ pub struct NewLayer {
 }
 
 /// A file under `<root>/tmp/` removed when dropped.
-struct TempFile {
-    path: PathBuf,
+pub(crate) struct TempFile {
+    pub(crate) path: PathBuf,
 }
 
 impl TempFile {
-    fn create(root: &Path, what: &str) -> Result<(TempFile, File)> {
+    pub(crate) fn create(root: &Path, what: &str) -> Result<(TempFile, File)> {
         let dir = root.join("tmp");
         fs::create_dir_all(&dir)
             .map_err(|e| io_err(format_args!("create {}", dir.display()), e))?;
@@ -70,9 +70,9 @@ impl Drop for TempFile {
 }
 
 /// A writer that hashes what passes through it.
-struct Hashing<W> {
-    inner: W,
-    hash: Sha256Writer,
+pub(crate) struct Hashing<W> {
+    pub(crate) inner: W,
+    pub(crate) hash: Sha256Writer,
 }
 
 impl<W: Write> Write for Hashing<W> {
@@ -189,6 +189,10 @@ pub fn store_layer<R: Read>(
         }
     }
     drop(tmp);
+    // Made here: the layers `push --compression` may re-encode.
+    store
+        .db()
+        .mark_blobs_local(std::slice::from_ref(&blob_digest))?;
 
     let _lock = store.lock_layer(&chain)?;
     if let Some(l) = store.db().layer(&chain)?

@@ -27,20 +27,23 @@ use oci_model::{Digest, Error, ErrorKind, Result, media_type};
 use std::fmt::Write as _;
 
 /// Largest image config read for a verbose inspect's platform.
-const MAX_CONFIG_SIZE: u64 = 8 << 20;
+pub(crate) const MAX_CONFIG_SIZE: u64 = 8 << 20;
 /// Child manifests of a list fetched at once.
 const CHILD_FETCHES: usize = 4;
 
-/// One fetched image manifest, as the docker CLI's `ImageManifest` holds it.
-struct Fetched {
+/// One image manifest, as the docker CLI's `ImageManifest` holds it: fetched from a registry, or
+/// an entry of a local manifest list ([`super::manifest_list`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
     /// `Ref`: the reference it was fetched as (a list entry: the list's reference with the
     /// entry's digest).
-    reference: String,
-    media_type: String,
-    digest: Digest,
-    bytes: Bytes,
+    pub reference: String,
+    pub media_type: String,
+    pub digest: Digest,
+    /// The manifest's bytes as the registry sent them.
+    pub bytes: Bytes,
     /// The descriptor's platform (from the config, or from the list entry).
-    platform: Option<Platform>,
+    pub platform: Option<Platform>,
 }
 
 /// Inspects `reference` (which must carry a tag or digest: apply the default tag first) and
@@ -69,27 +72,23 @@ pub async fn inspect(
     match parsed {
         Parsed::Schema1 => Err(manifest::schema1_error(&reference.familiar_string())),
         Parsed::Manifest(m) => {
-            if !verbose {
-                let mut out = go_indent(&root.bytes, "", "\t")?;
-                out.push('\n');
-                return Ok(out);
-            }
-            let config = client
-                .get_blob_bytes(domain, repo, &m.config.digest, MAX_CONFIG_SIZE)
-                .await
-                .map_err(resolve::registry_error)?;
+            let platform = if verbose {
+                let config = client
+                    .get_blob_bytes(domain, repo, &m.config.digest, MAX_CONFIG_SIZE)
+                    .await
+                    .map_err(resolve::registry_error)?;
+                Some(platform_from_config(&config)?)
+            } else {
+                None
+            };
             let fetched = Fetched {
                 reference: reference.to_string(),
                 media_type: root_type,
                 digest: root.digest,
                 bytes: root.bytes,
-                platform: Some(platform_from_config(&config)?),
+                platform,
             };
-            let mut compact = String::new();
-            write_image_manifest(&mut compact, &fetched)?;
-            let mut out = go_indent(compact.as_bytes(), "", "\t")?;
-            out.push('\n');
-            Ok(out)
+            print_manifest(&fetched, verbose)
         }
         Parsed::Index(index) => {
             let children = futures_util::stream::iter(index.manifests.iter().map(|entry| async {
@@ -122,36 +121,48 @@ pub async fn inspect(
                 // Docker reads an empty list as "nothing found" and tries its next endpoint.
                 return Err(no_such_manifest(reference));
             }
-            let (text, indent) = if verbose {
-                let mut s = String::from("[");
-                for (i, c) in children.iter().enumerate() {
-                    if i > 0 {
-                        s.push(',');
-                    }
-                    write_image_manifest(&mut s, c)?;
-                }
-                s.push(']');
-                (s, "\t")
-            } else {
-                (synthesized_list(&children), "   ")
-            };
-            let mut out = go_indent(text.as_bytes(), "", indent)?;
-            out.push('\n');
-            Ok(out)
+            print_list(&children, verbose)
         }
     }
 }
 
-/// `manifest inspect MANIFEST_LIST MANIFEST`: one manifest of a manifest list kept locally
-/// (`manifest create`). Strata keeps no local manifest lists yet, so every lookup misses, with
-/// the message Docker prints when its local list store has no such entry.
-pub fn inspect_local_entry(_list: &Reference, manifest: &Reference) -> Result<String> {
-    Err(Error::not_found(format!("No such manifest: {manifest}")))
+/// A single manifest as `manifest inspect` prints it: tab-indented bytes, or the verbose object.
+pub fn print_manifest(m: &Fetched, verbose: bool) -> Result<String> {
+    let mut out = if verbose {
+        let mut compact = String::new();
+        write_image_manifest(&mut compact, m)?;
+        go_indent(compact.as_bytes(), "", "\t")?
+    } else {
+        go_indent(&m.bytes, "", "\t")?
+    };
+    out.push('\n');
+    Ok(out)
+}
+
+/// A list of manifests as `manifest inspect` prints it: Docker's manifest list rebuilt from the
+/// entries (three-space indent), or the verbose array.
+pub fn print_list(children: &[Fetched], verbose: bool) -> Result<String> {
+    let (text, indent) = if verbose {
+        let mut s = String::from("[");
+        for (i, c) in children.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            write_image_manifest(&mut s, c)?;
+        }
+        s.push(']');
+        (s, "\t")
+    } else {
+        (synthesized_list(children), "   ")
+    };
+    let mut out = go_indent(text.as_bytes(), "", indent)?;
+    out.push('\n');
+    Ok(out)
 }
 
 /// What to ask the registry for: like the docker CLI, the tag when there is one (a digest next
 /// to it is then verified), else the digest.
-fn fetch_reference(reference: &Reference) -> Result<String> {
+pub(crate) fn fetch_reference(reference: &Reference) -> Result<String> {
     match (reference.tag(), reference.digest()) {
         (Some(t), _) => Ok(t.to_string()),
         (None, Some(d)) => Ok(d.to_string()),
@@ -180,7 +191,7 @@ fn no_such_manifest(reference: &Reference) -> Error {
 /// `no such manifest: <ref>`. Other registry errors read as distribution's `errcode` prints them
 /// (`denied: requested access to the resource is denied`; not the daemon's pull wording of
 /// [`resolve::manifest_error`]); failures to connect keep their own words.
-fn fetch_error(reference: &Reference, e: RegistryError) -> Error {
+pub(crate) fn fetch_error(reference: &Reference, e: RegistryError) -> Error {
     let not_here = matches!(
         e.code.as_deref(),
         Some("MANIFEST_UNKNOWN" | "NAME_UNKNOWN" | "UNAUTHORIZED")
@@ -321,10 +332,31 @@ fn write_image_manifest(out: &mut String, m: &Fetched) -> Result<()> {
 /// The non-verbose form of a list, compact: Docker's manifest list rebuilt from the fetched
 /// entries.
 fn synthesized_list(children: &[Fetched]) -> String {
-    let list_type = match children.first() {
+    synthesized_list_of_type(children, list_type_for(children))
+}
+
+/// distribution's `manifestlist.FromDescriptors`: an OCI index when the first entry is an OCI
+/// manifest, a Docker manifest list otherwise.
+pub(crate) fn list_type_for(children: &[Fetched]) -> &'static str {
+    match children.first() {
         Some(c) if c.media_type == media_type::OCI_MANIFEST => media_type::OCI_INDEX,
         _ => media_type::DOCKER_MANIFEST_LIST,
-    };
+    }
+}
+
+/// The list docker pushes: [`synthesized_list_of_type`] indented with three spaces, no newline
+/// after it (distribution's `json.MarshalIndent(…, "", "   ")`).
+pub(crate) fn list_bytes(children: &[Fetched], list_type: &str) -> Result<Vec<u8>> {
+    Ok(go_indent(
+        synthesized_list_of_type(children, list_type).as_bytes(),
+        "",
+        "   ",
+    )?
+    .into_bytes())
+}
+
+/// A manifest list (or index) of `list_type` over `children`, compact.
+fn synthesized_list_of_type(children: &[Fetched], list_type: &str) -> String {
     let mut out = String::from("{\"schemaVersion\":2,\"mediaType\":");
     go_string(&mut out, list_type);
     out.push_str(",\"manifests\":[");

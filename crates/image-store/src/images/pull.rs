@@ -181,6 +181,18 @@ async fn pull_one(
     store
         .content
         .write_blob(&manifest_digest, &manifest_bytes)?;
+    // The registry repository holds all of these: push mounts from it, or fetches a blob that
+    // this store never downloaded (a layer already present under another blob digest).
+    {
+        let mut held = vec![manifest_digest.clone(), manifest.config.digest.clone()];
+        if root_digest != manifest_digest {
+            held.push(root_digest.clone());
+        }
+        held.extend(manifest.layers.iter().map(|l| l.digest.clone()));
+        store
+            .db()
+            .record_blob_sources(reference.domain(), reference.path(), &held)?;
+    }
 
     let config_digest = manifest.config.digest.clone();
     if !store.content.contains(&config_digest) {

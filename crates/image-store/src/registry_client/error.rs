@@ -116,10 +116,12 @@ impl RegistryError {
     }
 
     /// How many attempts this failure deserves out of `max`: a refused connection (nothing
-    /// listens) gets one retry, not the whole backoff series — Docker fails at once there.
+    /// listens) or a failed name lookup gets one retry, not the whole backoff series — Docker
+    /// fails at once there.
     pub fn attempts_allowed(&self, max: u32) -> u32 {
         if self.kind == RegistryErrorKind::Connection
-            && self.message.ends_with("connection refused")
+            && (self.message.ends_with("connection refused")
+                || self.message.contains("dial tcp: lookup "))
         {
             max.min(2)
         } else {

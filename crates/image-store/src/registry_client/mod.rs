@@ -1,4 +1,4 @@
-//! Registry client: OCI distribution / Docker Registry v2, pull side.
+//! Registry client: OCI distribution / Docker Registry v2, pull side here, push side in [`upload`].
 //!
 //! * Hosts: `docker.io` → `registry-1.docker.io`; plain HTTP only for `localhost`, 127.0.0.0/8,
 //!   `::1` and [`ClientOptions::insecure_registries`], HTTPS (rustls + ring, system roots) elsewhere.
@@ -20,13 +20,16 @@
 pub mod auth;
 pub mod docker_config;
 pub mod error;
+pub mod search;
 pub mod transport;
+pub mod upload;
 
 #[cfg(test)]
 mod registry_tests;
 
 pub use docker_config::{Credential, erase_credentials, store_credentials};
 pub use error::{RegistryError, RegistryErrorKind};
+pub use upload::{MountOutcome, UploadMode, UploadOptions, UploadProgress, UploadSession};
 
 use auth::{AuthState, Challenge};
 use bytes::{Bytes, BytesMut};
@@ -117,13 +120,27 @@ struct Inner {
     auth: AuthState,
 }
 
+#[derive(Default)]
 struct Request<'a> {
     method: Method,
     url: String,
     accept: Option<&'a str>,
     range_from: u64,
-    /// `repository:<repo>:pull`, or none for `/v2/`.
+    /// `repository:<repo>:pull`, or none for `/v2/`. Several scopes are separated by spaces
+    /// (`repository:a:pull,push repository:b:pull`); each goes to the token server as its own
+    /// `scope=`, and the whole string keys the token cache.
     scope: Option<String>,
+    /// A request body, rebuilt for every attempt (see [`upload::BodySource`]).
+    body: Option<upload::BodySource>,
+    content_type: Option<&'a str>,
+    /// `Content-Range: <start>-<end>` of a chunk (`PATCH`).
+    content_range: Option<String>,
+    /// Not idempotent (a `PATCH`, or a body sent to an upload session): no retries inside
+    /// [`RegistryClient::execute`]; the upload code decides how to recover.
+    no_retry: bool,
+    /// The URL is on another host than the registry's API (an upload `Location` elsewhere):
+    /// sent without credentials.
+    anonymous: bool,
 }
 
 /// A final answer: a status, headers, and either the read body or the live response.
@@ -222,6 +239,35 @@ fn parse_content_range(v: &str) -> Option<(u64, Option<u64>)> {
     Some((start, total))
 }
 
+/// The next page of a paginated listing (tags, catalog): the `Link: <…>; rel="next"` target of
+/// `ans`, resolved against `url`. `None` on the last page. A link to another host is refused, so
+/// credentials for this registry never follow it elsewhere.
+fn next_page(url: &str, ans: &Answer) -> Result<Option<String>, RegistryError> {
+    let Some(next) = ans
+        .header(header::LINK)
+        .and_then(transport::parse_next_link)
+    else {
+        return Ok(None);
+    };
+    let base = url::Url::parse(url).map_err(|e| RegistryError::protocol(url, e.to_string()))?;
+    let next = base
+        .join(&next)
+        .map_err(|e| RegistryError::protocol(url, format!("invalid Link header {next:?}: {e}")))?;
+    if next.scheme() != base.scheme()
+        || next.host_str() != base.host_str()
+        || next.port() != base.port()
+    {
+        return Err(RegistryError::protocol(
+            url,
+            format!("pagination link leaves the registry: {next}"),
+        ));
+    }
+    if next.as_str() == url {
+        return Ok(None);
+    }
+    Ok(Some(next.to_string()))
+}
+
 impl RegistryClient {
     /// Builds a client. Installs rustls' ring provider (once per process) and loads the system's
     /// root certificates.
@@ -266,6 +312,7 @@ impl RegistryClient {
             accept: Some(MANIFEST_ACCEPT),
             range_from: 0,
             scope: Some(pull_scope(repo)),
+            ..Default::default()
         };
         let ans = self.execute(&ep, &req, Some(MAX_MANIFEST_SIZE)).await?;
         if !ans.status.is_success() {
@@ -307,6 +354,7 @@ impl RegistryClient {
             accept: Some(MANIFEST_ACCEPT),
             range_from: 0,
             scope: Some(pull_scope(repo)),
+            ..Default::default()
         };
         let ans = self.execute(&ep, &req, Some(0)).await?;
         let fallback = match ans.status.as_u16() {
@@ -369,6 +417,7 @@ impl RegistryClient {
             accept: None,
             range_from: offset,
             scope: Some(pull_scope(repo)),
+            ..Default::default()
         };
         let mut ans = self.execute(&ep, &req, None).await?;
         let (resumed, total) = match ans.status.as_u16() {
@@ -490,6 +539,7 @@ impl RegistryClient {
                 accept: None,
                 range_from: 0,
                 scope: Some(pull_scope(repo)),
+                ..Default::default()
             };
             let ans = self.execute(&ep, &req, Some(MAX_TAGS_PAGE)).await?;
             if !ans.status.is_success() {
@@ -503,31 +553,10 @@ impl RegistryClient {
             let page: TagList = serde_json::from_slice(&ans.body)
                 .map_err(|e| RegistryError::protocol(&ans.url, format!("invalid tag list: {e}")))?;
             tags.extend(page.tags.unwrap_or_default());
-            let Some(next) = ans
-                .header(header::LINK)
-                .and_then(transport::parse_next_link)
-            else {
-                return Ok(tags);
-            };
-            let base =
-                url::Url::parse(&url).map_err(|e| RegistryError::protocol(&url, e.to_string()))?;
-            let next = base.join(&next).map_err(|e| {
-                RegistryError::protocol(&url, format!("invalid Link header {next:?}: {e}"))
-            })?;
-            // Credentials for this registry must not follow a link elsewhere.
-            if next.scheme() != base.scheme()
-                || next.host_str() != base.host_str()
-                || next.port() != base.port()
-            {
-                return Err(RegistryError::protocol(
-                    &url,
-                    format!("pagination link leaves the registry: {next}"),
-                ));
+            match next_page(&url, &ans)? {
+                Some(next) => url = next,
+                None => return Ok(tags),
             }
-            if next.as_str() == url {
-                return Ok(tags);
-            }
-            url = next.to_string();
         }
         Err(RegistryError::protocol(&url, "too many tag list pages"))
     }
@@ -570,6 +599,7 @@ impl RegistryClient {
             accept: None,
             range_from: 0,
             scope: None,
+            ..Default::default()
         };
         let ans = self
             .execute_unauthenticated(&ping, None)
@@ -677,8 +707,14 @@ impl RegistryClient {
                     return Ok(Some(format!("Bearer {t}")));
                 }
                 self.inner.auth.forget_token(&ep.host, key);
-                let mut scopes: Vec<String> =
-                    scope.map(|s| vec![s.to_string()]).unwrap_or_default();
+                let mut scopes: Vec<String> = scope
+                    .map(|s| {
+                        s.split(' ')
+                            .filter(|p| !p.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 if fresh.is_some()
                     && let Some(cs) = ch_scope
                     && !cs.is_empty()
@@ -713,6 +749,23 @@ impl RegistryClient {
         if let Some(a) = authz {
             rb = rb.header(header::AUTHORIZATION, a);
         }
+        if let Some(ct) = req.content_type {
+            rb = rb.header(header::CONTENT_TYPE, ct);
+        }
+        if let Some(cr) = &req.content_range {
+            rb = rb.header(header::CONTENT_RANGE, cr);
+        }
+        match &req.body {
+            Some(body) => {
+                rb = rb.header(header::CONTENT_LENGTH, body.len());
+                rb = rb.body(body.to_body());
+            }
+            // POST, PUT and PATCH without a body say so: some servers refuse a missing length.
+            None if matches!(req.method, Method::POST | Method::PUT | Method::PATCH) => {
+                rb = rb.header(header::CONTENT_LENGTH, 0);
+            }
+            None => {}
+        }
         rb
     }
 
@@ -725,7 +778,11 @@ impl RegistryClient {
         req: &Request<'_>,
         read_body: Option<u64>,
     ) -> Result<Answer, RegistryError> {
-        let attempts = self.inner.opts.max_attempts.max(1);
+        let attempts = if req.no_retry {
+            1
+        } else {
+            self.inner.opts.max_attempts.max(1)
+        };
         let mut attempt = 0;
         let mut auth_refreshed = false;
         loop {
@@ -753,14 +810,18 @@ impl RegistryClient {
         auth_refreshed: &mut bool,
     ) -> Result<Answer, RegistryError> {
         let scope = req.scope.as_deref();
-        let mut authz = self.auth_header(ep, scope, None).await?;
+        let mut authz = if req.anonymous {
+            None
+        } else {
+            self.auth_header(ep, scope, None).await?
+        };
         loop {
             let resp = self
                 .build(req, authz.as_deref())
                 .send()
                 .await
                 .map_err(|e| transport::map_reqwest_error(&req.url, &e))?;
-            if resp.status() == StatusCode::UNAUTHORIZED && !*auth_refreshed {
+            if resp.status() == StatusCode::UNAUTHORIZED && !*auth_refreshed && !req.anonymous {
                 let ch = resp
                     .headers()
                     .get(header::WWW_AUTHENTICATE)

@@ -891,3 +891,6 @@ async fn tls_stack_rejects_untrusted_certificates_permanently() {
         "{e}"
     );
 }
+
+#[path = "upload_tests.rs"]
+mod upload_tests;

@@ -200,26 +200,53 @@ pub fn map_reqwest_error(url: &str, e: &reqwest::Error) -> RegistryError {
         _ if e.is_connect() => "connection failed",
         _ => "connection error",
     };
-    // Refused connections read as Go's net package words them, which is what Docker prints.
+    // Refused connections and failed name lookups read as Go's net package words them, which is
+    // what Docker prints. Docker names the registry's API root here (`Get "http://host/v2/"`, or
+    // `/v1/_ping` for the v1 search API): the host, not the request, is what could not be reached.
+    // Docker Hub's index is not pinged first, so a search there names the search URL itself.
+    let shown = || {
+        reqwest::Url::parse(url)
+            .ok()
+            .map(|mut u| {
+                let v1 = u.path().starts_with("/v1/");
+                if !(v1 && u.host_str() == Some("index.docker.io")) {
+                    u.set_path(if v1 { "/v1/_ping" } else { "/v2/" });
+                    u.set_query(None);
+                }
+                super::error::redact_url(u.as_str())
+            })
+            .unwrap_or_default()
+    };
     if e.is_connect() && chain_has_io_kind(e, std::io::ErrorKind::ConnectionRefused) {
         let host = reqwest::Url::parse(url)
             .ok()
             .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
             .unwrap_or_default();
-        // Docker names the registry's API root here (`Get "http://host/v2/"`): the host, not
-        // the request, is what could not be reached.
-        let shown = reqwest::Url::parse(url)
-            .ok()
-            .map(|mut u| {
-                u.set_path("/v2/");
-                u.set_query(None);
-                super::error::redact_url(u.as_str())
-            })
-            .unwrap_or_default();
         return RegistryError::new(
             kind,
             url,
-            format!("Get \"{shown}\": dial tcp {host}: connect: connection refused"),
+            format!(
+                "Get \"{}\": dial tcp {host}: connect: connection refused",
+                shown()
+            ),
+        );
+    }
+    if e.is_connect() && msg.contains("dns error") {
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        let cause = innermost(e);
+        // getaddrinfo's EAI_NONAME is Go's "no such host".
+        let cause = if cause.contains("Name or service not known") {
+            "no such host".to_string()
+        } else {
+            cause
+        };
+        return RegistryError::new(
+            kind,
+            url,
+            format!("Get \"{}\": dial tcp: lookup {host}: {cause}", shown()),
         );
     }
     let message = if msg.is_empty() {
@@ -228,6 +255,15 @@ pub fn map_reqwest_error(url: &str, e: &reqwest::Error) -> RegistryError {
         format!("{what}: {msg}")
     };
     RegistryError::new(kind, url, message)
+}
+
+/// The text of the last error in the chain.
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur: &(dyn std::error::Error + 'static) = e;
+    while let Some(s) = cur.source() {
+        cur = s;
+    }
+    cur.to_string()
 }
 
 fn chain_has_io_kind(e: &(dyn std::error::Error + 'static), kind: std::io::ErrorKind) -> bool {

@@ -5,6 +5,8 @@
 //! (`host:port`) as REPO:TAG with every manifest's bytes kept: skopeo for OCI roots, plain HTTP
 //! for Docker roots (skopeo cannot carry a Docker manifest list out of an OCI layout unchanged).
 //! NAME: sample | docker-sample | compression | four-layer | history | no-history | busybox | multi-arch | manifest-list
+//! | arch-<amd64|arm64|arm> | docker-arch-<amd64|arm64|arm> (one platform of multi-arch, alone; OCI or
+//! Docker media types)
 
 use test_support::{OciLayout, push_http, push_skopeo, samples};
 
@@ -74,7 +76,21 @@ fn main() -> anyhow::Result<()> {
                 .add_index(&samples::multi_arch_specs(), tag, true)?
                 .digest
         }
-        other => anyhow::bail!("unknown fixture {other}"),
+        other => {
+            let (docker, arch) = match other.strip_prefix("docker-arch-") {
+                Some(arch) => (true, arch),
+                None => match other.strip_prefix("arch-") {
+                    Some(arch) => (false, arch),
+                    None => anyhow::bail!("unknown fixture {other}"),
+                },
+            };
+            let mut spec = samples::multi_arch_specs()
+                .into_iter()
+                .find(|s| s.arch == arch)
+                .ok_or_else(|| anyhow::anyhow!("unknown fixture {other}"))?;
+            spec.docker_media_types = docker;
+            layout.add_image(&spec, tag)?.manifest_digest
+        }
     };
     println!("{digest}");
     if let Some((registry, dest)) = push {
