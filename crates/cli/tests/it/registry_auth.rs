@@ -168,6 +168,31 @@ fn scenario(mode: &str, denied_push: &str) {
     };
     assert_eq!(err, want);
 
+    // strata push: anonymous refused, bob refused on a pull-only repository, alice allowed.
+    let anon = Env::new();
+    let src = format!("{}/team/app:1", reg.addr);
+    anon.ok(&["pull", &src]);
+    anon.ok(&["tag", &src, &format!("{}/team/anon:1", reg.addr)]);
+    let err = anon.fails(&["push", &format!("{}/team/anon:1", reg.addr)]);
+    let want = if mode == "basic" {
+        "no basic auth credentials"
+    } else {
+        "unauthorized: authentication required"
+    };
+    assert!(err.contains(want), "{err}");
+    env_bob.ok(&["tag", &src, &format!("{}/team/app:3", reg.addr)]);
+    let err = env_bob.fails(&["push", &format!("{}/team/app:3", reg.addr)]);
+    let want = if mode == "basic" {
+        "denied: requested access to the resource is denied"
+    } else {
+        "unauthorized: authentication required"
+    };
+    assert!(err.contains(want), "{err}");
+    env.ok(&["pull", &src]);
+    env.ok(&["tag", &src, &format!("{}/team/strata:1", reg.addr)]);
+    let out = env.ok(&["push", &format!("{}/team/strata:1", reg.addr)]);
+    assert!(out.contains(": Mounted from team/app"), "{out}");
+
     // The catalog lists only what the caller may pull.
     let catalog = |creds: Option<(&str, &str)>| {
         // Like every registry client: ping /v2/ (always challenged when auth is on), then send
@@ -181,11 +206,11 @@ fn scenario(mode: &str, denied_push: &str) {
     };
     assert_eq!(
         catalog(Some(ALICE)),
-        serde_json::json!(["secret/x", "team/app", "team/bob"])
+        serde_json::json!(["secret/x", "team/app", "team/bob", "team/strata"])
     );
     assert_eq!(
         catalog(Some(BOB)),
-        serde_json::json!(["team/app", "team/bob"])
+        serde_json::json!(["team/app", "team/bob", "team/strata"])
     );
 }
 
