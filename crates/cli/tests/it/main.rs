@@ -15,5 +15,6 @@ mod manifest_list;
 mod pull;
 mod push;
 mod registry;
+mod registry_auth;
 mod rmi;
 mod search;

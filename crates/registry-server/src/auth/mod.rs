@@ -235,7 +235,8 @@ impl Auth {
 }
 
 /// `Authorization: Basic` credentials, if the header holds well-formed ones; `Some(None)` for a
-/// Basic header that doesn't decode.
+/// Basic header that doesn't decode. An empty user name counts as no credentials at all:
+/// containers/image (skopeo, podman) sends `Basic Og==` (`:`) when it has none.
 fn basic_credentials(headers: &HeaderMap) -> Option<Option<(String, String)>> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, rest) = v.split_once(' ')?;
@@ -246,10 +247,11 @@ fn basic_credentials(headers: &HeaderMap) -> Option<Option<(String, String)>> {
         .decode(rest.trim())
         .ok()
         .and_then(|b| String::from_utf8(b).ok());
-    Some(decoded.and_then(|s| {
-        s.split_once(':')
-            .map(|(u, p)| (u.to_string(), p.to_string()))
-    }))
+    match decoded.as_deref().map(|s| s.split_once(':')) {
+        Some(Some(("", _))) => None,
+        Some(Some((u, p))) => Some(Some((u.to_string(), p.to_string()))),
+        _ => Some(None),
+    }
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {
@@ -276,11 +278,11 @@ fn anonymous_admitted(policy: &Policy, loopback: bool) -> bool {
     }
 }
 
-/// distribution's access records, the detail of its 401 body.
+/// distribution's access records, the detail of its 401 body (`null` for `/v2/`, as there).
 fn access_records(need: &Need) -> serde_json::Value {
     let rec = |t: &str, n: &str, a: &str| json!({"Type": t, "Class": "", "Name": n, "Action": a});
     let list: Vec<_> = match need {
-        Need::Nothing | Need::Authenticated => vec![],
+        Need::Nothing | Need::Authenticated => return serde_json::Value::Null,
         Need::Catalog => vec![rec("registry", "catalog", "*")],
         Need::Search => vec![rec("registry", "catalog", "search")],
         Need::Repository {

@@ -191,6 +191,12 @@ async fn basic_mode_credentials_and_challenges() {
     assert_eq!(a.challenge(), r#"Basic realm="strata-registry""#);
     assert_eq!(a.code(), "UNAUTHORIZED");
     assert_eq!(a.json()["errors"][0]["message"], "authentication required");
+    assert_eq!(
+        a.json()["errors"][0]["detail"],
+        Value::Null,
+        "distribution's detail for /v2/"
+    );
+    assert!(a.body.contains(r#""detail":null"#));
     assert_eq!(a.headers["Docker-Distribution-API-Version"], "registry/2.0");
     let a = send(
         &app,
@@ -218,6 +224,25 @@ async fn basic_mode_credentials_and_challenges() {
         );
         assert_eq!(a.challenge(), r#"Basic realm="strata-registry""#);
     }
+    // An empty user name (containers/image without credentials) is anonymous.
+    let a = send(
+        &app,
+        Method::GET,
+        "/v2/a/manifests/t",
+        Cred::Basic("", ""),
+        LOOPBACK,
+    )
+    .await;
+    assert_eq!(a.body, "Some(Anonymous) mount_denied=false");
+    let a = send(
+        &app,
+        Method::GET,
+        "/v2/a/manifests/t",
+        Cred::Basic("", ""),
+        REMOTE,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     // A Bearer header in Basic mode counts as no credentials.
     let a = send(
         &app,
@@ -773,6 +798,14 @@ async fn token_realm_credentials_and_anonymous() {
         (a.status, a.body.as_str()),
         (StatusCode::OK, "Some(Anonymous) mount_denied=false")
     );
+    let t = token(
+        &app,
+        "scope=repository:a:pull",
+        Cred::Basic("", ""),
+        LOOPBACK,
+    )
+    .await;
+    assert_eq!(claims_of(&t)["sub"], "");
     // Anonymous from elsewhere: no token.
     let a = send(
         &app,
