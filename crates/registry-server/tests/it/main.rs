@@ -5,5 +5,6 @@ mod bad_input;
 mod blobs;
 mod common;
 mod manifests;
+mod oci_client;
 mod referrers;
 mod search_gc;
