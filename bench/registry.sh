@@ -26,6 +26,7 @@ PIDS=()
 log() { printf '== %s\n' "$*" >&2; }
 cleanup() {
   local rc=$?
+  set +e
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   rm -rf "$WORK"
   exit "$rc"
