@@ -19,7 +19,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 
 /// Size of the chunks a blob is read and sent in.
-const CHUNK: usize = 256 * 1024;
+const CHUNK: usize = 128 * 1024;
 
 /// Parses a digest from a path or query; anything else than `sha256:<64 hex>` is
 /// `DIGEST_INVALID`.
@@ -87,7 +87,7 @@ fn parse_range(value: Option<&HeaderValue>, size: u64) -> Result<Option<(u64, u6
 
 /// A response body streaming `len` bytes from `reader`, read on the blocking pool.
 fn stream_body(mut reader: Box<dyn Read + Send>, len: u64) -> Body {
-    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(2);
     tokio::task::spawn_blocking(move || {
         let mut remaining = len;
         while remaining > 0 {

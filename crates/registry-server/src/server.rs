@@ -180,7 +180,11 @@ pub fn router(state: Arc<AppState>, log: bool) -> Router {
             state.auth.clone(),
             auth::middleware,
         ));
+    // Docker's daemon pings `/v1/_ping` before `/v1/search`; any answer will do, so it is
+    // outside authentication.
+    let ping = Router::new().route("/v1/_ping", get(base));
     let mut app = api
+        .merge(ping)
         .merge(auth::token_router(state.auth.clone()))
         .layer(middleware::map_response(api_version_header));
     if log {

@@ -196,3 +196,55 @@ fn serve_reports_bad_config_and_busy_ports() {
         "{err}"
     );
 }
+
+#[test]
+fn serve_prints_its_address_and_stops_cleanly_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let env = Env::new();
+    let root = env.dir.path().join("reg");
+    let mut child = env
+        .cmd()
+        .args(["registry", "serve", "--addr", "127.0.0.1:0", "--root"])
+        .arg(&root)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("strata registry listening on http://")
+        .unwrap_or_else(|| panic!("ready line: {line:?}"))
+        .to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    let resp = request(&addr, "GET", "/v2/", &[], &[]).unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(
+        resp.header("docker-distribution-api-version"),
+        Some("registry/2.0")
+    );
+    assert!(root.join("blobs/sha256").is_dir());
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 10s after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    assert!(request(&addr, "GET", "/v2/", &[], &[]).is_err());
+    // Quiet without --log: nothing after the ready line.
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(rest, "");
+}
