@@ -191,7 +191,12 @@ fn scenario(mode: &str, denied_push: &str) {
     env.ok(&["pull", &src]);
     env.ok(&["tag", &src, &format!("{}/team/strata:1", reg.addr)]);
     let out = env.ok(&["push", &format!("{}/team/strata:1", reg.addr)]);
-    assert!(out.contains(": Mounted from team/app"), "{out}");
+    // alice may read both repositories that hold these layers: either is a valid source.
+    assert!(
+        out.contains(": Mounted from team/app") || out.contains(": Mounted from secret/x"),
+        "{out}"
+    );
+    assert!(!out.contains(": Pushed"), "{out}");
 
     // The catalog lists only what the caller may pull.
     let catalog = |creds: Option<(&str, &str)>| {

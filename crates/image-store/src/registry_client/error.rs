@@ -77,8 +77,14 @@ impl RegistryError {
             // the status line, as Docker does.
             let empty_doc = serde_json::from_slice::<serde_json::Value>(body)
                 .is_ok_and(|v| v.get("errors").is_some());
+            // Token services (Docker Hub's, strata's registry) answer `{"details":"…"}`: the
+            // details are the message, as Docker's client reads them.
+            let details = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v.get("details")?.as_str().map(str::to_string))
+                .filter(|d| !d.is_empty());
             let text = if empty_doc { "" } else { text.trim() };
-            err.message = truncate(text, 1024);
+            err.message = truncate(details.as_deref().unwrap_or(text), 1024);
             err.code = match status {
                 401 => Some("UNAUTHORIZED".into()),
                 403 => Some("DENIED".into()),
@@ -443,6 +449,25 @@ mod tests {
         assert!(
             err.message
                 .starts_with("unauthorized: authentication required")
+        );
+    }
+
+    #[test]
+    fn token_service_details_are_the_message() {
+        let e = RegistryError::from_response(
+            401,
+            "http://127.0.0.1:5000/token",
+            br#"{"details":"incorrect username or password"}"#,
+            None,
+        );
+        assert_eq!(e.code.as_deref(), Some("UNAUTHORIZED"));
+        assert_eq!(e.message, "incorrect username or password");
+        let err: Error = e.into();
+        assert!(
+            err.message
+                .starts_with("unauthorized: incorrect username or password"),
+            "{}",
+            err.message
         );
     }
 }
