@@ -85,9 +85,14 @@ log "writing the bench image"
 "$BENCH_IMAGE" "$TMPFS/layout" bench >/dev/null 2>"$LOGS/bench-image.log" || { cat "$LOGS/bench-image.log" >&2; exit 1; }
 SRC="oci:$TMPFS/layout:bench"
 
-DPORT=$(free_port)
-mkdir -p "$TMPFS/distribution"
-cat > "$WORK/distribution.yml" <<CFG
+# start_server KIND DIR -> sets PORT[KIND] and PID[KIND]: a server on a new free port, storing in DIR
+declare -A PORT PID
+start_server() {
+  local kind=$1 dir=$2 port
+  port=$(free_port)
+  mkdir -p "$dir"
+  if [ "$kind" = distribution ]; then
+    cat > "$dir.yml" <<CFG
 version: 0.1
 log:
   level: warn
@@ -97,26 +102,24 @@ storage:
   cache:
     blobdescriptor: inmemory
   filesystem:
-    rootdirectory: $TMPFS/distribution
+    rootdirectory: $dir
   delete:
     enabled: true
   maintenance:
     uploadpurging:
       enabled: false
 http:
-  addr: 127.0.0.1:$DPORT
+  addr: 127.0.0.1:$port
 CFG
-setsid docker-registry serve "$WORK/distribution.yml" >"$LOGS/distribution.log" 2>&1 </dev/null &
-DPID=$!; PIDS+=("$DPID")
+    setsid docker-registry serve "$dir.yml" >>"$LOGS/distribution.log" 2>&1 </dev/null &
+  else
+    setsid "$STRATA" registry serve --addr "127.0.0.1:$port" --root "$dir" >>"$LOGS/strata-registry.log" 2>&1 </dev/null &
+  fi
+  PID[$kind]=$!; PORT[$kind]=$port; PIDS+=("$!")
+  wait_v2 "http://127.0.0.1:$port" "$!"
+}
+stop_server() { kill "${PID[$1]}" 2>/dev/null; wait "${PID[$1]}" 2>/dev/null || true; }
 
-SPORT=$(free_port)
-setsid "$STRATA" registry serve --addr "127.0.0.1:$SPORT" --root "$TMPFS/strata-registry" \
-  >"$LOGS/strata-registry.log" 2>&1 </dev/null &
-SPID=$!; PIDS+=("$SPID")
-
-wait_v2 "http://127.0.0.1:$DPORT" "$DPID"
-wait_v2 "http://127.0.0.1:$SPORT" "$SPID"
-declare -A PORT=([distribution]=$DPORT [strata]=$SPORT) PID=([distribution]=$DPID [strata]=$SPID)
 SERVERS=(distribution strata)
 SK=(skopeo --insecure-policy)
 TLS=(--dest-tls-verify=false)
@@ -125,16 +128,23 @@ STLS=(--src-tls-verify=false)
 declare -A PUSH PULL SPULL CPU_PUSH CPU_PULL LOAD_WALL LOAD_RSS LOAD_CPU IDLE_RSS
 
 # ------------------------------------------------------------------ 1. push (skopeo copy in)
+# Every push goes to a fresh server (new port, empty storage): a registry that already holds the
+# blobs, or skopeo's blob-info cache pointing at another repository of it, would turn the push into
+# HEADs and mounts.
 for s in "${SERVERS[@]}"; do : >"$WORK/push-$s" >"$WORK/cpu-push-$s"; done
 for run in $(seq 1 "$RUNS"); do
   for s in "${SERVERS[@]}"; do
+    start_server "$s" "$TMPFS/push-$s-$run"
     c0=$(cpu_of "${PID[$s]}")
-    wall_of "${SK[@]}" copy -q "${TLS[@]}" "$SRC" "docker://127.0.0.1:${PORT[$s]}/bench/push$run:1" >>"$WORK/push-$s"
+    wall_of "${SK[@]}" copy -q "${TLS[@]}" "$SRC" "docker://127.0.0.1:${PORT[$s]}/bench/big:1" >>"$WORK/push-$s"
     echo "($(cpu_of "${PID[$s]}") - $c0) / $(ticks)" | bc -l >>"$WORK/cpu-push-$s"
+    stop_server "$s"
+    rm -rf "$TMPFS/push-$s-$run"
   done
 done
-# the image every pull below reads
+# the servers every pull below reads from
 for s in "${SERVERS[@]}"; do
+  start_server "$s" "$TMPFS/$s"
   "${SK[@]}" copy -q "${TLS[@]}" "$SRC" "docker://127.0.0.1:${PORT[$s]}/bench/big:1" >>"$LOGS/cmd.log" 2>&1
   PUSH[$s]=$(median <"$WORK/push-$s"); CPU_PUSH[$s]=$(median <"$WORK/cpu-push-$s")
 done
