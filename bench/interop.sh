@@ -21,7 +21,7 @@ STARTED_DOCKERD=0 FAILS=0
 cleanup() {
   [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null
   [ "$STARTED_DOCKERD" = 1 ] && "$LAB_SCRIPTS/dockerd-stop.sh" >/dev/null 2>&1
-  rm -rf "$WORK"
+  [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -85,4 +85,4 @@ fi
 check "strata push to strata's registry" "$STRATA" --root "$WORK/store" push "$REG/from/podman:1"
 CAT=$(curl -sf "http://$REG/v2/_catalog")
 echo "catalog: $CAT"
-[ "$FAILS" = 0 ] || { echo "$FAILS check(s) failed; registry log: $WORK/registry.log" >&2; trap - EXIT; exit 1; }
+[ "$FAILS" = 0 ] || { echo "$FAILS check(s) failed; logs kept in $WORK" >&2; KEEP=1; exit 1; }
