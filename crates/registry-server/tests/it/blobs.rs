@@ -32,12 +32,7 @@ async fn monolithic_upload_then_head_get_and_ranges() {
         bytes
     );
 
-    let head = s
-        .client
-        .head(s.url(&format!("/v2/lib/a/blobs/{d}")))
-        .send()
-        .await
-        .unwrap();
+    let head = s.send(Method::HEAD, &format!("/v2/lib/a/blobs/{d}")).await;
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["content-length"], "100000");
     assert_eq!(
@@ -93,11 +88,11 @@ async fn blobs_are_served_only_in_repositories_they_were_pushed_or_mounted_to() 
 
     // A mount from a repository that has it: 201, and now lib/b serves it.
     let m = s
-        .client
-        .post(s.url(&format!("/v2/lib/b/blobs/uploads/?mount={d}&from=lib/a")))
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::POST,
+            &format!("/v2/lib/b/blobs/uploads/?mount={d}&from=lib/a"),
+        )
+        .await;
     assert_eq!(m.status(), 201);
     assert_eq!(
         m.headers()["location"],
@@ -108,32 +103,24 @@ async fn blobs_are_served_only_in_repositories_they_were_pushed_or_mounted_to() 
     // A mount from a repository that lacks it falls back to a session.
     let other = Digest::of(b"nowhere");
     let m = s
-        .client
-        .post(s.url(&format!(
-            "/v2/lib/c/blobs/uploads/?mount={other}&from=lib/a"
-        )))
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::POST,
+            &format!("/v2/lib/c/blobs/uploads/?mount={other}&from=lib/a"),
+        )
+        .await;
     assert_eq!(m.status(), 202);
     assert!(m.headers().contains_key("docker-upload-uuid"));
 
     // DELETE unlinks from one repository only.
     let del = s
-        .client
-        .delete(s.url(&format!("/v2/lib/b/blobs/{d}")))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::DELETE, &format!("/v2/lib/b/blobs/{d}"))
+        .await;
     assert_eq!(del.status(), 202);
     assert_eq!(s.get(&format!("/v2/lib/b/blobs/{d}")).await.status(), 404);
     assert_eq!(s.get(&format!("/v2/lib/a/blobs/{d}")).await.status(), 200);
     let again = s
-        .client
-        .delete(s.url(&format!("/v2/lib/b/blobs/{d}")))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::DELETE, &format!("/v2/lib/b/blobs/{d}"))
+        .await;
     assert_eq!(code(again).await, "BLOB_UNKNOWN");
 }
 
@@ -142,12 +129,7 @@ async fn chunked_upload_with_status_and_out_of_order_chunks() {
     let s = TestServer::start().await;
     let bytes = data(2, 250_000);
     let d = Digest::of(&bytes);
-    let start = s
-        .client
-        .post(s.url("/v2/lib/a/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+    let start = s.send(Method::POST, "/v2/lib/a/blobs/uploads/").await;
     assert_eq!(start.status(), 202);
     assert_eq!(start.headers()["range"], "0-0");
     let uuid = start.headers()["docker-upload-uuid"]
@@ -196,12 +178,7 @@ async fn chunked_upload_with_status_and_out_of_order_chunks() {
         }
     }
     // Finish without a body.
-    let put = s
-        .client
-        .put(s.url(&format!("{loc}?digest={d}")))
-        .send()
-        .await
-        .unwrap();
+    let put = s.send(Method::PUT, &format!("{loc}?digest={d}")).await;
     assert_eq!(put.status(), 201);
     assert_eq!(
         put.headers()["docker-content-digest"],
@@ -227,13 +204,7 @@ async fn streamed_patch_and_final_chunk_in_put() {
     let s = TestServer::start().await;
     let bytes = data(3, 70_000);
     let d = Digest::of(&bytes);
-    let start = s
-        .client
-        .post(s.url("/v2/a/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
-    let loc = start.headers()["location"].to_str().unwrap().to_string();
+    let loc = s.start_upload("a").await;
     let r = s
         .client
         .patch(s.url(&loc))
@@ -274,13 +245,7 @@ async fn digest_mismatch_stores_nothing() {
     assert_eq!(r.status(), 400);
     assert_eq!(code(r).await, "DIGEST_INVALID");
 
-    let start = s
-        .client
-        .post(s.url("/v2/lib/a/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
-    let loc = start.headers()["location"].to_str().unwrap().to_string();
+    let loc = s.start_upload("lib/a").await;
     let r = s
         .client
         .put(s.url(&format!("{loc}?digest={wrong}")))
@@ -311,12 +276,7 @@ async fn digest_mismatch_stores_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_sessions_belong_to_their_repository() {
     let s = TestServer::start().await;
-    let start = s
-        .client
-        .post(s.url("/v2/lib/a/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+    let start = s.send(Method::POST, "/v2/lib/a/blobs/uploads/").await;
     let uuid = start.headers()["docker-upload-uuid"]
         .to_str()
         .unwrap()
@@ -352,7 +312,7 @@ async fn upload_sessions_belong_to_their_repository() {
     // Still usable in its own repository, and cancellable.
     let own = format!("/v2/lib/a/blobs/uploads/{uuid}");
     assert_eq!(s.get(&own).await.status(), 204);
-    let del = s.client.delete(s.url(&own)).send().await.unwrap();
+    let del = s.send(Method::DELETE, &own).await;
     assert_eq!(del.status(), 204);
     assert_eq!(s.get(&own).await.status(), 404);
 }
@@ -367,13 +327,7 @@ async fn concurrent_uploads_of_the_same_blob_are_safe() {
         let (s, bytes, d) = (s.clone(), bytes.clone(), d.clone());
         tasks.push(tokio::spawn(async move {
             let repo = format!("lib/r{}", i % 3);
-            let start = s
-                .client
-                .post(s.url(&format!("/v2/{repo}/blobs/uploads/")))
-                .send()
-                .await
-                .unwrap();
-            let loc = start.headers()["location"].to_str().unwrap().to_string();
+            let loc = s.start_upload(&repo).await;
             for (k, chunk) in bytes.chunks(300_000).enumerate() {
                 let from = k * 300_000;
                 let r = s
@@ -389,12 +343,7 @@ async fn concurrent_uploads_of_the_same_blob_are_safe() {
                     .unwrap();
                 assert_eq!(r.status(), 202);
             }
-            let put = s
-                .client
-                .put(s.url(&format!("{loc}?digest={d}")))
-                .send()
-                .await
-                .unwrap();
+            let put = s.send(Method::PUT, &format!("{loc}?digest={d}")).await;
             assert_eq!(put.status(), 201);
             repo
         }));
@@ -421,13 +370,7 @@ async fn concurrent_uploads_of_the_same_blob_are_safe() {
 async fn a_client_vanishing_mid_upload_leaves_a_resumable_purgeable_session() {
     use tokio::io::AsyncWriteExt;
     let s = TestServer::start().await;
-    let start = s
-        .client
-        .post(s.url("/v2/lib/a/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
-    let loc = start.headers()["location"].to_str().unwrap().to_string();
+    let loc = s.start_upload("lib/a").await;
     {
         let mut sock = tokio::net::TcpStream::connect(s.addr).await.unwrap();
         let head = format!(
@@ -460,23 +403,12 @@ async fn a_client_vanishing_mid_upload_leaves_a_resumable_purgeable_session() {
     let mut all = data(5, 40_000);
     all.extend_from_slice(&rest);
     let d = Digest::of(&all);
-    let put = s
-        .client
-        .put(s.url(&format!("{loc}?digest={d}")))
-        .send()
-        .await
-        .unwrap();
+    let put = s.send(Method::PUT, &format!("{loc}?digest={d}")).await;
     assert_eq!(put.status(), 201, "{}", put.text().await.unwrap());
 
     // Another abandoned session is purgeable by cancelling it.
-    let start = s
-        .client
-        .post(s.url("/v2/lib/a/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
-    let loc = start.headers()["location"].to_str().unwrap().to_string();
-    let del = s.client.delete(s.url(&loc)).send().await.unwrap();
+    let loc = s.start_upload("lib/a").await;
+    let del = s.send(Method::DELETE, &loc).await;
     assert_eq!(del.status(), 204);
     assert!(files_under(&s.root().join("uploads")).is_empty());
 }
@@ -485,12 +417,7 @@ async fn a_client_vanishing_mid_upload_leaves_a_resumable_purgeable_session() {
 async fn deletes_can_be_disabled() {
     let s = TestServer::start_with(|o| o.delete_enabled = false).await;
     let d = s.push_blob("a", b"x").await;
-    let r = s
-        .client
-        .delete(s.url(&format!("/v2/a/blobs/{d}")))
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::DELETE, &format!("/v2/a/blobs/{d}")).await;
     assert_eq!(r.status(), 405);
     assert_eq!(code(r).await, "UNSUPPORTED");
 }
