@@ -25,8 +25,7 @@ async fn push_protocol_against_distribution() {
     let Some(reg) = Registry::start(None) else {
         return;
     };
-    let cfg = tempfile::tempdir().unwrap();
-    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let (_cfg, c) = isolated_client();
     let d = reg.addr.as_str();
     let files = tempfile::tempdir().unwrap();
 
@@ -293,6 +292,15 @@ fn header_of(req: &str, name: &str) -> Option<String> {
     })
 }
 
+/// The scripted registry's answer to an upload step: 202, the next `Location`, `Range`.
+fn session(location: &str, range: &str) -> Vec<u8> {
+    response(
+        "202 Accepted",
+        &[("Location", location), ("Range", range)],
+        b"",
+    )
+}
+
 #[tokio::test]
 async fn chunked_upload_resumes_where_the_registry_stands() {
     let blob = b"0123456789abcdefghijKLMNO".to_vec(); // 25 bytes, chunks of 10
@@ -304,14 +312,7 @@ async fn chunked_upload_resumes_where_the_registry_stands() {
         match n {
             0 => {
                 assert!(first.starts_with("POST /v2/r/blobs/uploads/ "), "{first}");
-                response(
-                    "202 Accepted",
-                    &[
-                        ("Location", "/v2/r/blobs/uploads/s1?_state=a"),
-                        ("Range", "0-0"),
-                    ],
-                    b"",
-                )
+                session("/v2/r/blobs/uploads/s1?_state=a", "0-0")
             }
             1 => {
                 assert!(
@@ -321,14 +322,7 @@ async fn chunked_upload_resumes_where_the_registry_stands() {
                 assert_eq!(header_of(req, "content-range").as_deref(), Some("0-9"));
                 assert_eq!(header_of(req, "content-length").as_deref(), Some("10"));
                 assert!(req.ends_with("0123456789"), "{req}");
-                response(
-                    "202 Accepted",
-                    &[
-                        ("Location", "/v2/r/blobs/uploads/s1?_state=b"),
-                        ("Range", "0-9"),
-                    ],
-                    b"",
-                )
+                session("/v2/r/blobs/uploads/s1?_state=b", "0-9")
             }
             // The second chunk fails…
             2 => {
@@ -360,26 +354,12 @@ async fn chunked_upload_resumes_where_the_registry_stands() {
                 );
                 assert_eq!(header_of(req, "content-range").as_deref(), Some("10-19"));
                 assert!(req.ends_with("abcdefghij"), "{req}");
-                response(
-                    "202 Accepted",
-                    &[
-                        ("Location", "/v2/r/blobs/uploads/s1?_state=d"),
-                        ("Range", "0-19"),
-                    ],
-                    b"",
-                )
+                session("/v2/r/blobs/uploads/s1?_state=d", "0-19")
             }
             5 => {
                 assert_eq!(header_of(req, "content-range").as_deref(), Some("20-24"));
                 assert!(req.ends_with("KLMNO"), "{req}");
-                response(
-                    "202 Accepted",
-                    &[
-                        ("Location", "/v2/r/blobs/uploads/s1?_state=e"),
-                        ("Range", "0-24"),
-                    ],
-                    b"",
-                )
+                session("/v2/r/blobs/uploads/s1?_state=e", "0-24")
             }
             6 => {
                 assert!(
@@ -394,8 +374,7 @@ async fn chunked_upload_resumes_where_the_registry_stands() {
     }));
     let files = tempfile::tempdir().unwrap();
     let path = write_temp(files.path(), "blob", &blob);
-    let cfg = tempfile::tempdir().unwrap();
-    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let (_cfg, c) = isolated_client();
     let events = Arc::new(Mutex::new(Vec::new()));
     let log = events.clone();
     c.upload_blob_file(
@@ -456,8 +435,7 @@ async fn monolithic_upload_starts_over_after_a_failure() {
     }));
     let files = tempfile::tempdir().unwrap();
     let path = write_temp(files.path(), "blob", &blob);
-    let cfg = tempfile::tempdir().unwrap();
-    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let (_cfg, c) = isolated_client();
     c.upload_blob_file(
         &srv.addr,
         "r",
@@ -488,8 +466,7 @@ async fn a_registry_reporting_another_digest_is_corruption() {
         ),
         _ => response("201 Created", &[("Docker-Content-Digest", &other)], b""),
     }));
-    let cfg = tempfile::tempdir().unwrap();
-    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let (_cfg, c) = isolated_client();
     let e = c
         .upload_blob_bytes(&srv.addr, "r", &digest, Bytes::from(blob), None)
         .await
@@ -533,8 +510,7 @@ async fn mount_asks_for_push_and_source_pull_scopes() {
         response("401 Unauthorized", &[("WWW-Authenticate", &ch)], b"")
     }));
     *addr.lock().unwrap() = srv.addr.clone();
-    let cfg = tempfile::tempdir().unwrap();
-    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let (_cfg, c) = isolated_client();
     assert_eq!(
         c.mount_blob(&srv.addr, "dst", &Digest::of(b"l"), "src")
             .await
