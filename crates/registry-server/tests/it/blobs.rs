@@ -40,39 +40,23 @@ async fn monolithic_upload_then_head_get_and_ranges() {
         d.to_string().as_str()
     );
 
+    let blob = format!("/v2/lib/a/blobs/{d}");
+    let ranged = |range: &str| s.client.get(s.url(&blob)).header("Range", range).send();
     let get = s.get(&format!("/v2/lib/a/blobs/{d}")).await;
     assert_eq!(get.status(), 200);
     assert_eq!(get.headers()["content-length"], "100000");
     assert_eq!(get.bytes().await.unwrap(), bytes);
 
-    let part = s
-        .client
-        .get(s.url(&format!("/v2/lib/a/blobs/{d}")))
-        .header("Range", "bytes=10-19")
-        .send()
-        .await
-        .unwrap();
+    let part = ranged("bytes=10-19").await.unwrap();
     assert_eq!(part.status(), 206);
     assert_eq!(part.headers()["content-range"], "bytes 10-19/100000");
     assert_eq!(part.bytes().await.unwrap(), &bytes[10..20]);
 
-    let tail = s
-        .client
-        .get(s.url(&format!("/v2/lib/a/blobs/{d}")))
-        .header("Range", "bytes=99990-")
-        .send()
-        .await
-        .unwrap();
+    let tail = ranged("bytes=99990-").await.unwrap();
     assert_eq!(tail.status(), 206);
     assert_eq!(tail.bytes().await.unwrap(), &bytes[99990..]);
 
-    let beyond = s
-        .client
-        .get(s.url(&format!("/v2/lib/a/blobs/{d}")))
-        .header("Range", "bytes=100000-100010")
-        .send()
-        .await
-        .unwrap();
+    let beyond = ranged("bytes=100000-100010").await.unwrap();
     assert_eq!(beyond.status(), 416);
     assert_eq!(beyond.headers()["content-range"], "bytes */100000");
     assert_eq!(code(beyond).await, "RANGE_INVALID");
@@ -161,14 +145,7 @@ async fn chunked_upload_with_status_and_out_of_order_chunks() {
         loc = r.headers()["location"].to_str().unwrap().to_string();
         if i == 0 {
             // A chunk that does not start where the session ends: 416.
-            let bad = s
-                .client
-                .patch(s.url(&loc))
-                .header("Content-Range", "5-9")
-                .body(vec![0u8; 5])
-                .send()
-                .await
-                .unwrap();
+            let bad = s.patch_chunk(&loc, 5, &[0u8; 5]).await;
             assert_eq!(bad.status(), 416);
             assert_eq!(bad.headers()["range"], "0-99999");
             assert_eq!(code(bad).await, "RANGE_INVALID");
@@ -330,17 +307,7 @@ async fn concurrent_uploads_of_the_same_blob_are_safe() {
             let loc = s.start_upload(&repo).await;
             for (k, chunk) in bytes.chunks(300_000).enumerate() {
                 let from = k * 300_000;
-                let r = s
-                    .client
-                    .patch(s.url(&loc))
-                    .header(
-                        "Content-Range",
-                        format!("{from}-{}", from + chunk.len() - 1),
-                    )
-                    .body(chunk.to_vec())
-                    .send()
-                    .await
-                    .unwrap();
+                let r = s.patch_chunk(&loc, from, chunk).await;
                 assert_eq!(r.status(), 202);
             }
             let put = s.send(Method::PUT, &format!("{loc}?digest={d}")).await;
@@ -391,14 +358,7 @@ async fn a_client_vanishing_mid_upload_leaves_a_resumable_purgeable_session() {
     assert_eq!(status.headers()["range"], "0-39999");
     // The client can resume from there and finish.
     let rest = data(6, 10_000);
-    let r = s
-        .client
-        .patch(s.url(&loc))
-        .header("Content-Range", "40000-49999")
-        .body(rest.clone())
-        .send()
-        .await
-        .unwrap();
+    let r = s.patch_chunk(&loc, 40_000, &rest).await;
     assert_eq!(r.status(), 202);
     let mut all = data(5, 40_000);
     all.extend_from_slice(&rest);

@@ -86,6 +86,20 @@ impl TestServer {
             .unwrap()
     }
 
+    /// `PATCH loc` with `bytes` as the chunk starting at byte `from` (`Content-Range`).
+    pub async fn patch_chunk(&self, loc: &str, from: usize, bytes: &[u8]) -> Response {
+        self.client
+            .patch(self.url(loc))
+            .header(
+                "Content-Range",
+                format!("{from}-{}", from + bytes.len() - 1),
+            )
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Opens an upload session in `repo` (`POST /v2/<repo>/blobs/uploads/`, asserting 202);
     /// its `Location`.
     pub async fn start_upload(&self, repo: &str) -> String {
