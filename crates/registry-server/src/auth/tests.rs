@@ -148,6 +148,11 @@ async fn get(app: &Router, uri: &str, cred: Cred<'_>, peer: IpAddr) -> Answer {
     send(app, Method::GET, uri, cred, peer).await
 }
 
+/// `POST /token` from a remote peer with a form body (the OAuth2 password grant).
+async fn post_token(app: &Router, form: &str) -> Answer {
+    send_body(app, Method::POST, "/token", Cred::None, REMOTE, form).await
+}
+
 /// A token from the realm (`GET /token`).
 async fn token(app: &Router, query: &str, cred: Cred<'_>, peer: IpAddr) -> String {
     let a = get(app, &format!("/token?{query}"), cred, peer).await;
@@ -747,14 +752,7 @@ async fn token_realm_credentials_and_anonymous() {
 async fn token_post_password_grant() {
     let f = Fixture::new();
     let app = app_from(&f, &token_cfg(""));
-    let a = send_body(
-        &app,
-        Method::POST,
-        "/token",
-        Cred::None,
-        REMOTE,
-        "grant_type=password&username=bob&password=bpw&service=strata-registry&client_id=x&scope=repository%3Ateam%2Fapp%3Apull%2Cpush",
-    )
+    let a = post_token(&app, "grant_type=password&username=bob&password=bpw&service=strata-registry&client_id=x&scope=repository%3Ateam%2Fapp%3Apull%2Cpush")
     .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let j = a.json();
@@ -764,37 +762,13 @@ async fn token_post_password_grant() {
     let a = get(&app, "/v2/team/app/manifests/t", Cred::Bearer(t), REMOTE).await;
     assert_eq!(a.status, StatusCode::OK);
 
-    let a = send_body(
-        &app,
-        Method::POST,
-        "/token",
-        Cred::None,
-        REMOTE,
-        "grant_type=password&username=bob&password=x",
-    )
-    .await;
+    let a = post_token(&app, "grant_type=password&username=bob&password=x").await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    let a = send_body(
-        &app,
-        Method::POST,
-        "/token",
-        Cred::None,
-        REMOTE,
-        "grant_type=password&username=bob",
-    )
-    .await;
+    let a = post_token(&app, "grant_type=password&username=bob").await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    let a = send_body(
-        &app,
-        Method::POST,
-        "/token",
-        Cred::None,
-        REMOTE,
-        "grant_type=refresh_token&refresh_token=x",
-    )
-    .await;
+    let a = post_token(&app, "grant_type=refresh_token&refresh_token=x").await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
-    let a = send_body(&app, Method::POST, "/token", Cred::None, REMOTE, "").await;
+    let a = post_token(&app, "").await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
 }
 
