@@ -292,6 +292,12 @@ fn header_of(req: &str, name: &str) -> Option<String> {
     })
 }
 
+/// Asserts the scripted server got the request whose line starts with `prefix`.
+#[track_caller]
+fn expect_request(first: &str, prefix: &str) {
+    assert!(first.starts_with(prefix), "{first}");
+}
+
 /// The scripted registry's answer to an upload step: 202, the next `Location`, `Range`.
 fn session(location: &str, range: &str) -> Vec<u8> {
     response(
@@ -311,14 +317,11 @@ async fn chunked_upload_resumes_where_the_registry_stands() {
         let first = req.lines().next().unwrap_or_default();
         match n {
             0 => {
-                assert!(first.starts_with("POST /v2/r/blobs/uploads/ "), "{first}");
+                expect_request(first, "POST /v2/r/blobs/uploads/ ");
                 session("/v2/r/blobs/uploads/s1?_state=a", "0-0")
             }
             1 => {
-                assert!(
-                    first.starts_with("PATCH /v2/r/blobs/uploads/s1?_state=a "),
-                    "{first}"
-                );
+                expect_request(first, "PATCH /v2/r/blobs/uploads/s1?_state=a ");
                 assert_eq!(header_of(req, "content-range").as_deref(), Some("0-9"));
                 assert_eq!(header_of(req, "content-length").as_deref(), Some("10"));
                 assert!(req.ends_with("0123456789"), "{req}");
@@ -326,18 +329,12 @@ async fn chunked_upload_resumes_where_the_registry_stands() {
             }
             // The second chunk fails…
             2 => {
-                assert!(
-                    first.starts_with("PATCH /v2/r/blobs/uploads/s1?_state=b "),
-                    "{first}"
-                );
+                expect_request(first, "PATCH /v2/r/blobs/uploads/s1?_state=b ");
                 response("503 Service Unavailable", &[], b"")
             }
             // … the client asks where the session stands and goes on from byte 10.
             3 => {
-                assert!(
-                    first.starts_with("GET /v2/r/blobs/uploads/s1?_state=b "),
-                    "{first}"
-                );
+                expect_request(first, "GET /v2/r/blobs/uploads/s1?_state=b ");
                 response(
                     "204 No Content",
                     &[
@@ -348,10 +345,7 @@ async fn chunked_upload_resumes_where_the_registry_stands() {
                 )
             }
             4 => {
-                assert!(
-                    first.starts_with("PATCH /v2/r/blobs/uploads/s1?_state=c "),
-                    "{first}"
-                );
+                expect_request(first, "PATCH /v2/r/blobs/uploads/s1?_state=c ");
                 assert_eq!(header_of(req, "content-range").as_deref(), Some("10-19"));
                 assert!(req.ends_with("abcdefghij"), "{req}");
                 session("/v2/r/blobs/uploads/s1?_state=d", "0-19")
@@ -362,10 +356,7 @@ async fn chunked_upload_resumes_where_the_registry_stands() {
                 session("/v2/r/blobs/uploads/s1?_state=e", "0-24")
             }
             6 => {
-                assert!(
-                    first.starts_with("PUT /v2/r/blobs/uploads/s1?_state=e&digest="),
-                    "{first}"
-                );
+                expect_request(first, "PUT /v2/r/blobs/uploads/s1?_state=e&digest=");
                 assert_eq!(header_of(req, "content-length").as_deref(), Some("0"));
                 response("201 Created", &[("Docker-Content-Digest", &ds)], b"")
             }
@@ -411,22 +402,16 @@ async fn monolithic_upload_starts_over_after_a_failure() {
         let first = req.lines().next().unwrap_or_default();
         match n {
             0 | 2 => {
-                assert!(first.starts_with("POST /v2/r/blobs/uploads/ "), "{first}");
+                expect_request(first, "POST /v2/r/blobs/uploads/ ");
                 let loc = format!("/v2/r/blobs/uploads/s{n}");
                 response("202 Accepted", &[("Location", &loc)], b"")
             }
             1 => {
-                assert!(
-                    first.starts_with("PUT /v2/r/blobs/uploads/s0?digest="),
-                    "{first}"
-                );
+                expect_request(first, "PUT /v2/r/blobs/uploads/s0?digest=");
                 response("500 Internal Server Error", &[], b"")
             }
             3 => {
-                assert!(
-                    first.starts_with("PUT /v2/r/blobs/uploads/s2?digest="),
-                    "{first}"
-                );
+                expect_request(first, "PUT /v2/r/blobs/uploads/s2?digest=");
                 assert_eq!(header_of(req, "content-length").as_deref(), Some("100000"));
                 response("201 Created", &[], b"")
             }
@@ -496,10 +481,7 @@ async fn mount_asks_for_push_and_source_pull_scopes() {
             .to_ascii_lowercase()
             .contains("authorization: bearer mount-token")
         {
-            assert!(
-                first.starts_with("POST /v2/dst/blobs/uploads/?mount=sha256%3A"),
-                "{first}"
-            );
+            expect_request(first, "POST /v2/dst/blobs/uploads/?mount=sha256%3A");
             assert!(first.contains("&from=src "), "{first}");
             return response("201 Created", &[("Location", "/v2/dst/blobs/x")], b"");
         }
