@@ -20,6 +20,25 @@ async fn fetch(c: &RegistryClient, d: &str, repo: &str, digest: &Digest) -> Vec<
     collect(c.get_blob(d, repo, digest, 0).await.unwrap().stream).await
 }
 
+/// Puts `manifest` as an OCI image manifest at `repo:reference`.
+async fn put_oci(
+    c: &RegistryClient,
+    d: &str,
+    repo: &str,
+    reference: &str,
+    manifest: &str,
+) -> Result<Digest, RegistryError> {
+    let bytes = Bytes::from(manifest.to_string());
+    c.put_manifest(
+        d,
+        repo,
+        reference,
+        oci_model::media_type::OCI_MANIFEST,
+        bytes,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn push_protocol_against_distribution() {
     let Some(reg) = Registry::start(None) else {
@@ -187,54 +206,22 @@ async fn push_protocol_against_distribution() {
         cs = config.len(),
         ls = layer.len()
     );
-    let md = c
-        .put_manifest(
-            d,
-            "push/b",
-            "v1",
-            oci_model::media_type::OCI_MANIFEST,
-            Bytes::from(manifest.clone()),
-        )
-        .await
-        .unwrap();
+    let md = put_oci(&c, d, "push/b", "v1", &manifest).await.unwrap();
     assert_eq!(md, Digest::of(manifest.as_bytes()));
     let got = c.get_manifest(d, "push/b", "v1").await.unwrap();
     assert_eq!(&got.bytes[..], manifest.as_bytes());
     assert_eq!(got.digest, md);
-    let md2 = c
-        .put_manifest(
-            d,
-            "push/b",
-            &md.to_string(),
-            oci_model::media_type::OCI_MANIFEST,
-            Bytes::from(manifest.clone()),
-        )
+    let md2 = put_oci(&c, d, "push/b", &md.to_string(), &manifest)
         .await
         .unwrap();
     assert_eq!(md2, md);
     // Pushed by a digest it does not have: refused before sending.
-    let e = c
-        .put_manifest(
-            d,
-            "push/b",
-            &cd.to_string(),
-            oci_model::media_type::OCI_MANIFEST,
-            Bytes::from(manifest.clone()),
-        )
+    let e = put_oci(&c, d, "push/b", &cd.to_string(), &manifest)
         .await
         .unwrap_err();
     assert_eq!(e.kind, RegistryErrorKind::Corrupt);
     // A manifest whose blobs are not in the repository is refused by the registry.
-    let e = c
-        .put_manifest(
-            d,
-            "push/c",
-            "v1",
-            oci_model::media_type::OCI_MANIFEST,
-            Bytes::from(manifest),
-        )
-        .await
-        .unwrap_err();
+    let e = put_oci(&c, d, "push/c", "v1", &manifest).await.unwrap_err();
     assert_eq!(e.code.as_deref(), Some("MANIFEST_BLOB_UNKNOWN"), "{e}");
     assert!(!e.is_temporary());
 }
