@@ -57,6 +57,15 @@ pub fn line_text(ev: &ProgressEvent, width: usize) -> String {
     s
 }
 
+/// No progress with `-q`, else [`stdout_sink`].
+pub fn sink(quiet: bool) -> ProgressSink {
+    if quiet {
+        image_store::progress::discard()
+    } else {
+        stdout_sink()
+    }
+}
+
 /// A sink writing to stdout: live lines on a terminal, plain lines otherwise.
 pub fn stdout_sink() -> ProgressSink {
     if is_tty(1) {

@@ -177,6 +177,28 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Unix seconds → `YYYY-MM-DDTHH:MM:SSZ` (UTC, no fraction); the date is the inverse of
+/// [`days_from_civil`].
+pub fn rfc3339_utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` → Unix seconds (fraction dropped).
 fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
@@ -338,6 +360,18 @@ mod tests {
         assert_eq!(got, want);
         assert!(chain_ids(&[]).is_empty());
         assert_eq!(chain_ids(&diffs[..1]), diffs[..1]);
+    }
+
+    #[test]
+    fn rfc3339_utc_formats_and_round_trips() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339_utc(1_709_251_199), "2024-02-29T23:59:59Z");
+        assert_eq!(rfc3339_utc(4_107_542_399), "2100-02-28T23:59:59Z");
+        for secs in [0, 951_825_600, 1_706_315_456, 4_107_542_399] {
+            assert_eq!(parse_rfc3339(&rfc3339_utc(secs)), Some(secs as i64));
+        }
     }
 
     #[test]

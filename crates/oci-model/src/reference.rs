@@ -331,7 +331,9 @@ fn split_name(name: &str) -> Option<(&str, &str)> {
     }
 }
 
-fn is_remote_name(s: &str) -> bool {
+/// `remote-name`: one or more path components joined by `/` (the path of a repository name,
+/// no domain). No length limit; callers apply [`NAME_TOTAL_LENGTH_MAX`] where it matters.
+pub fn is_remote_name(s: &str) -> bool {
     s.split('/').all(is_path_component)
 }
 

@@ -6,48 +6,12 @@
 //! stay literal and fail the name grammar; `..` fails it too.
 
 /// Longest repository name accepted (distribution's limit).
-pub const MAX_NAME_LEN: usize = 255;
+pub const MAX_NAME_LEN: usize = oci_model::reference::NAME_TOTAL_LENGTH_MAX;
 
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`, at most
+/// [`MAX_NAME_LEN`] bytes: the reference grammar's remote name, as `oci-model` matches it.
 pub fn valid_repo(name: &str) -> bool {
-    !name.is_empty() && name.len() <= MAX_NAME_LEN && name.split('/').all(valid_component)
-}
-
-/// One path component: alphanumerics separated by `.`, `_`, `__` or one or more `-`.
-fn valid_component(c: &str) -> bool {
-    let b = c.as_bytes();
-    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
-    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
-        return false;
-    }
-    let mut i = 0;
-    while i < b.len() {
-        if alnum(b[i]) {
-            i += 1;
-            continue;
-        }
-        // A separator run: ".", "_", "__" or "-+", followed by an alphanumeric.
-        let start = i;
-        match b[i] {
-            b'.' => i += 1,
-            b'_' => {
-                i += 1;
-                if i < b.len() && b[i] == b'_' {
-                    i += 1;
-                }
-            }
-            b'-' => {
-                while i < b.len() && b[i] == b'-' {
-                    i += 1;
-                }
-            }
-            _ => return false,
-        }
-        if i == start || i >= b.len() || !alnum(b[i]) {
-            return false;
-        }
-    }
-    true
+    name.len() <= MAX_NAME_LEN && oci_model::reference::is_remote_name(name)
 }
 
 /// `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`
@@ -151,6 +115,8 @@ mod tests {
             "a.b/c_d/e__f/g-h/i---j",
             "0/1/2",
             "x9/y8",
+            "a.b_c__d---e",
+            "library/alpine",
         ] {
             assert!(valid_repo(ok), "{ok}");
         }
@@ -175,6 +141,8 @@ mod tests {
             "a%2fb",
             "a b",
             "a\0b",
+            "a_",
+            "a.-b",
         ] {
             assert!(!valid_repo(bad), "{bad:?}");
         }

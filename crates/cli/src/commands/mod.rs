@@ -24,6 +24,7 @@ use image_store::config::{Config, default_config_path, default_root};
 use image_store::registry_client::{ClientOptions, RegistryClient};
 use image_store::store::Store;
 use oci_model::Result;
+use oci_model::reference::Reference;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -68,6 +69,30 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
                 format!("starting runtime: {e}"),
             )
         })
+}
+
+/// Transfers at once for push and pull: the `flag` value (named `flag_name`), else the config's;
+/// at least 1.
+pub fn max_concurrent(flag_name: &str, flag: Option<usize>, config: usize) -> Result<usize> {
+    let max = flag.unwrap_or(config);
+    if max == 0 {
+        return Err(oci_model::Error::invalid(format!(
+            "{flag_name} must be at least 1"
+        )));
+    }
+    Ok(max)
+}
+
+/// Push and pull of a name without a tag and without `-a`: Docker's `latest`, announced unless
+/// quiet.
+pub fn with_default_tag(reference: Reference, all_tags: bool, quiet: bool) -> Reference {
+    if all_tags || !reference.is_name_only() {
+        return reference;
+    }
+    if !quiet {
+        println!("Using default tag: latest");
+    }
+    reference.with_default_tag()
 }
 
 /// Runs a command; the returned value is the process exit code.

@@ -4,7 +4,6 @@ use super::Ctx;
 use crate::progress;
 use clap::Args;
 use image_store::images::pull::{self as pull_op, PullOptions};
-use image_store::progress::discard;
 use oci_model::reference::Reference;
 use oci_model::{Error, Result, platform};
 
@@ -27,7 +26,7 @@ pub struct PullArgs {
 }
 
 pub fn run(ctx: &Ctx, a: PullArgs) -> Result<u8> {
-    let mut reference = Reference::parse_normalized(&a.name)?;
+    let reference = Reference::parse_normalized(&a.name)?;
     if a.all_tags && !reference.is_name_only() {
         return Err(Error::invalid("tag can't be used with --all-tags/-a"));
     }
@@ -37,27 +36,15 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> Result<u8> {
         .filter(|p| !p.is_empty())
         .map(platform::parse)
         .transpose()?;
-    let max = a
-        .max_concurrent_downloads
-        .unwrap_or(ctx.config.max_concurrent_downloads);
-    if max == 0 {
-        return Err(Error::invalid(
-            "--max-concurrent-downloads must be at least 1",
-        ));
-    }
-    if !a.all_tags && reference.is_name_only() {
-        if !a.quiet {
-            println!("Using default tag: latest");
-        }
-        reference = reference.with_default_tag();
-    }
+    let max = super::max_concurrent(
+        "--max-concurrent-downloads",
+        a.max_concurrent_downloads,
+        ctx.config.max_concurrent_downloads,
+    )?;
+    let reference = super::with_default_tag(reference, a.all_tags, a.quiet);
     let store = ctx.store()?;
     let client = ctx.client()?;
-    let sink = if a.quiet {
-        discard()
-    } else {
-        progress::stdout_sink()
-    };
+    let sink = progress::sink(a.quiet);
     let opts = PullOptions {
         platform,
         max_concurrent_downloads: max,

@@ -4,7 +4,6 @@ use super::Ctx;
 use crate::progress;
 use clap::Args;
 use image_store::images::push::{self as push_op, PushOptions};
-use image_store::progress::discard;
 use image_store::registry_client::{UploadMode, UploadOptions};
 use oci_model::media_type::Compression;
 use oci_model::reference::Reference;
@@ -52,7 +51,7 @@ pub fn run(ctx: &Ctx, a: PushArgs) -> Result<u8> {
 }
 
 fn push(ctx: &Ctx, a: PushArgs) -> Result<()> {
-    let mut reference = Reference::parse_normalized(&a.name)?;
+    let reference = Reference::parse_normalized(&a.name)?;
     if a.all_tags && !reference.is_name_only() {
         return Err(Error::invalid("tag can't be used with --all-tags/-a"));
     }
@@ -68,27 +67,15 @@ fn push(ctx: &Ctx, a: PushArgs) -> Result<()> {
             )));
         }
     };
-    let max = a
-        .max_concurrent_uploads
-        .unwrap_or(ctx.config.max_concurrent_uploads);
-    if max == 0 {
-        return Err(Error::invalid(
-            "--max-concurrent-uploads must be at least 1",
-        ));
-    }
-    if !a.all_tags && reference.is_name_only() {
-        reference = reference.with_default_tag();
-        if !a.quiet {
-            println!("Using default tag: latest");
-        }
-    }
+    let max = super::max_concurrent(
+        "--max-concurrent-uploads",
+        a.max_concurrent_uploads,
+        ctx.config.max_concurrent_uploads,
+    )?;
+    let reference = super::with_default_tag(reference, a.all_tags, a.quiet);
     let store = ctx.store()?;
     let client = ctx.client()?;
-    let sink = if a.quiet {
-        discard()
-    } else {
-        progress::stdout_sink()
-    };
+    let sink = progress::sink(a.quiet);
     let opts = PushOptions {
         max_concurrent_uploads: max,
         compression,

@@ -3,28 +3,8 @@
 
 use crate::common::*;
 use base64::Engine;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Stdio;
 use test_support::{Registry, sample_image};
-
-fn login(env: &Env, server: &str, user: &str, pass: &str) -> std::process::Output {
-    let mut child = env
-        .cmd()
-        .args(["login", "-u", user, "--password-stdin", server])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{pass}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
 
 fn check_auth_flow(reg: &Registry, anonymous_error: &str) {
     let name = format!("{}/private/app:1", reg.addr);
@@ -33,11 +13,11 @@ fn check_auth_flow(reg: &Registry, anonymous_error: &str) {
     assert_eq!(err, format!("Error: {anonymous_error}\n"));
 
     // Wrong password: login refused, nothing written.
-    let out = login(&env, &reg.addr, "alice", "wrong");
+    let out = env.login(&reg.addr, "alice", "wrong");
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(!env.docker_config().join("config.json").exists());
 
-    let out = login(&env, &reg.addr, "alice", "s3cret");
+    let out = env.login(&reg.addr, "alice", "s3cret");
     assert!(
         out.status.success(),
         "{}",

@@ -1,8 +1,9 @@
 //! Shared helpers: a temp store, a `strata` command bound to it, fixture publishing.
 
 use oci_model::Digest;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use test_support::{BuiltImage, BuiltIndex, ImageSpec, OciLayout, Registry};
 
 pub struct Env {
@@ -48,6 +49,25 @@ impl Env {
 
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().expect("run strata")
+    }
+
+    /// `strata login -u USER --password-stdin SERVER`, the password on stdin.
+    pub fn login(&self, server: &str, user: &str, pass: &str) -> Output {
+        let mut child = self
+            .cmd()
+            .args(["login", "-u", user, "--password-stdin", server])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{pass}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
     }
 
     /// Runs and asserts success; returns stdout.

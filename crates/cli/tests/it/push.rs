@@ -6,9 +6,8 @@
 
 use crate::common::*;
 use oci_model::Digest;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use test_support::fixture::build_layer;
 use test_support::{
     Comp, Entry, ImageSpec, LayerSpec, Registry, four_layer_image, multi_arch_specs,
@@ -168,18 +167,23 @@ fn sample_layer_tar(dir: &Path) -> std::path::PathBuf {
     path
 }
 
-#[test]
-fn pulled_image_is_pushed_byte_for_byte_with_dockers_lines() {
-    let reg = Registry::start().unwrap();
-    let built = publish(&reg, &four_layer_image(), "pushsrc/four:1");
-    let r = &reg.addr;
-    let env = Env::new();
+/// Pulls `<r>/pushsrc/four:1` (published by the test) and tags it `<r>/push/four:1`.
+fn pull_and_tag_four(env: &Env, r: &str) {
     env.ok(&["pull", "-q", &format!("{r}/pushsrc/four:1")]);
     env.ok(&[
         "tag",
         &format!("{r}/pushsrc/four:1"),
         &format!("{r}/push/four:1"),
     ]);
+}
+
+#[test]
+fn pulled_image_is_pushed_byte_for_byte_with_dockers_lines() {
+    let reg = Registry::start().unwrap();
+    let built = publish(&reg, &four_layer_image(), "pushsrc/four:1");
+    let r = &reg.addr;
+    let env = Env::new();
+    pull_and_tag_four(&env, r);
 
     // First push into the same registry: every layer is mounted from the repository it was
     // pulled from.
@@ -258,12 +262,7 @@ fn push_errors_match_docker() {
     publish(&reg, &four_layer_image(), "pushsrc/four:1");
     let r = &reg.addr;
     let env = Env::new();
-    env.ok(&["pull", "-q", &format!("{r}/pushsrc/four:1")]);
-    env.ok(&[
-        "tag",
-        &format!("{r}/pushsrc/four:1"),
-        &format!("{r}/push/four:1"),
-    ]);
+    pull_and_tag_four(&env, r);
     env.ok(&[
         "tag",
         &format!("{r}/pushsrc/four:1"),
@@ -367,12 +366,7 @@ fn zstd_re_encodes_only_the_layers_strata_made() {
     );
 
     // A pulled image keeps its bytes under --compression zstd.
-    env.ok(&["pull", "-q", &format!("{r}/pushsrc/four:1")]);
-    env.ok(&[
-        "tag",
-        &format!("{r}/pushsrc/four:1"),
-        &format!("{r}/push/four:1"),
-    ]);
+    pull_and_tag_four(&env, r);
     env.ok(&["push", "--compression", "zstd", &format!("{r}/push/four:1")]);
     assert_eq!(
         skopeo_raw(&format!("{r}/push/four:1")),
@@ -477,25 +471,6 @@ fn chunked_upload_and_a_blob_the_store_never_downloaded() {
     );
 }
 
-fn login(env: &Env, server: &str, user: &str, pass: &str) {
-    let mut child = env
-        .cmd()
-        .args(["login", "-u", user, "--password-stdin", server])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{pass}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-}
-
 #[test]
 fn push_needs_a_login() {
     let src = Registry::start().unwrap();
@@ -511,7 +486,8 @@ fn push_needs_a_login() {
     let want = want.replace("{AUTHREG}", &basic.addr);
     let out = env.run(&["push", &target]);
     assert_same_push(&transcript(&out), &want);
-    login(&env, &basic.addr, "alice", "wonder-land");
+    let out = env.login(&basic.addr, "alice", "wonder-land");
+    assert!(out.status.success(), "{out:?}");
     let out = env.ok(&["push", &target]);
     assert!(out.contains(": Pushed\n"), "{out}");
     assert_eq!(
@@ -535,7 +511,8 @@ fn push_needs_a_login() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("unauthorized: "), "{err}");
-    login(&env, &tok.addr, "alice", "wonder-land");
+    let out = env.login(&tok.addr, "alice", "wonder-land");
+    assert!(out.status.success(), "{out:?}");
     let out = env.ok(&["push", &target]);
     assert_eq!(out.matches(": Pushed\n").count(), 4, "{out}");
     env.ok(&["tag", &target, &format!("{}/priv/copy:1", tok.addr)]);

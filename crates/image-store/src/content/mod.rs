@@ -127,6 +127,30 @@ impl ContentStore {
         }
     }
 
+    /// Stores the file at `path` (`size` bytes, hashed by the caller) as blob `d`. Idempotent
+    /// like [`ContentStore::write_blob`]; the ingest's commit verifies digest and size.
+    pub fn write_blob_from_file(&self, d: &Digest, size: u64, path: &Path) -> Result<()> {
+        match self.ingest(d, Some(size))? {
+            IngestStart::Present => Ok(()),
+            IngestStart::Writer(mut w) => {
+                w.reset()?;
+                let mut f = File::open(path)
+                    .map_err(|e| io_err(format_args!("open {}", path.display()), e))?;
+                let mut buf = vec![0u8; 256 * 1024];
+                loop {
+                    let n = f
+                        .read(&mut buf)
+                        .map_err(|e| io_err(format_args!("read {}", path.display()), e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    w.write_all(&buf[..n])?;
+                }
+                w.commit()
+            }
+        }
+    }
+
     /// Starts (or resumes) the exclusive ingest of `d`. Blocks while another process or
     /// thread holds it; once that one finishes, this returns [`IngestStart::Present`] if it
     /// committed the blob.

@@ -169,25 +169,9 @@ pub fn store_layer<R: Read>(
     let chain = chain_id(parent, &diff_id);
     lease.add(store, &[&blob_digest], &[&chain])?;
 
-    match store.content.ingest(&blob_digest, Some(compressed_size))? {
-        crate::content::IngestStart::Present => {}
-        crate::content::IngestStart::Writer(mut w) => {
-            w.reset()?;
-            let mut f = File::open(&tmp.path)
-                .map_err(|e| io_err(format_args!("open {}", tmp.path.display()), e))?;
-            let mut buf = vec![0u8; 256 * 1024];
-            loop {
-                let n = f
-                    .read(&mut buf)
-                    .map_err(|e| io_err("reading spooled layer", e))?;
-                if n == 0 {
-                    break;
-                }
-                w.write_all(&buf[..n])?;
-            }
-            w.commit()?;
-        }
-    }
+    store
+        .content
+        .write_blob_from_file(&blob_digest, compressed_size, &tmp.path)?;
     drop(tmp);
     // Made here: the layers `push --compression` may re-encode.
     store

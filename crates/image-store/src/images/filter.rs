@@ -114,6 +114,39 @@ pub fn parse_time(value: &str, now_nanos: i128) -> Option<i128> {
     Some(s as i128 * 1_000_000_000 + nanos)
 }
 
+/// `--filter key=value` arguments as the Docker CLI passes them (`filters.ParseFlag`: key
+/// lowercased, both trimmed), every key checked against `accepted` as the daemon does.
+pub(crate) struct FilterArgs(Vec<(String, String)>);
+
+impl FilterArgs {
+    pub(crate) fn parse(args: &[String], accepted: &[&str]) -> Result<FilterArgs> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for a in args {
+            let Some((k, v)) = a.split_once('=') else {
+                return Err(Error::invalid("bad format of filter (expected name=value)"));
+            };
+            pairs.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+        if let Some((k, _)) = pairs.iter().find(|(k, _)| !accepted.contains(&k.as_str())) {
+            return Err(Error::invalid(format!("invalid filter '{k}'")));
+        }
+        Ok(FilterArgs(pairs))
+    }
+
+    /// The values given for `key`, sorted, without repeats.
+    pub(crate) fn values(&self, key: &str) -> Vec<&str> {
+        let mut v: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
 fn bool_value(key: &str, values: &[&str]) -> Result<Option<bool>> {
     let mut seen: Option<bool> = None;
     for v in values {
@@ -142,31 +175,13 @@ impl ImageFilter {
     /// Parses `key=value` arguments as the Docker CLI (`filters.ParseFlag`: key lowercased,
     /// both trimmed) and validates them as the daemon does.
     pub fn parse(args: &[String], db: &Db, now_nanos: i128) -> Result<ImageFilter> {
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        for a in args {
-            let Some((k, v)) = a.split_once('=') else {
-                return Err(Error::invalid("bad format of filter (expected name=value)"));
-            };
-            pairs.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-        let mut f = ImageFilter::default();
-        for (k, _) in &pairs {
-            if !ACCEPTED.contains(&k.as_str()) {
-                return Err(Error::invalid(format!("invalid filter '{k}'")));
-            }
-        }
-        let values = |key: &str| -> Vec<&str> {
-            let mut v: Vec<&str> = pairs
-                .iter()
-                .filter(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-                .collect();
-            v.sort();
-            v.dedup();
-            v
+        let args = FilterArgs::parse(args, ACCEPTED)?;
+        let values = |key: &str| args.values(key);
+        let mut f = ImageFilter {
+            dangling: bool_value("dangling", &values("dangling"))?,
+            references: values("reference").into_iter().map(String::from).collect(),
+            ..ImageFilter::default()
         };
-        f.dangling = bool_value("dangling", &values("dangling"))?;
-        f.references = values("reference").into_iter().map(String::from).collect();
         for r in &f.references {
             path_match(r, "").map_err(|e| Error::invalid(e.to_string()))?;
         }

@@ -6,6 +6,7 @@
 
 use super::build::{self, NewLayer};
 use super::changes;
+use super::tasks::blocking;
 use crate::progress::{ProgressEvent, ProgressSink};
 use crate::store::Store;
 use bytes::Bytes;
@@ -232,15 +233,6 @@ async fn import_leased(
 fn layer_from<R: Read>(store: &Store, input: R, lease: &build::WriteLease) -> Result<NewLayer> {
     let plain = decompressed(input)?;
     build::store_layer(store, plain, None, lease)
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
-        Err(Error::new(
-            ErrorKind::Internal,
-            format!("worker thread failed: {e}"),
-        ))
-    })
 }
 
 /// The blocking end of a download: chunks from the async side, in order.

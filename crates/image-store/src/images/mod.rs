@@ -24,3 +24,4 @@ pub mod push;
 pub mod remove;
 pub mod search;
 pub mod tag;
+mod tasks;

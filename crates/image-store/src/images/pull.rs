@@ -9,6 +9,7 @@
 //! are replayed and then continued with an HTTP Range request on the next attempt.
 
 use super::gc::Lease;
+use super::tasks::{LayerTasks, blocking};
 use crate::content::{Ingest, IngestStart};
 use crate::metadata::{ImageRecord, LayerRecord};
 use crate::progress::{ProgressEvent, ProgressSink};
@@ -27,7 +28,7 @@ use oci_model::{Digest, Error, ErrorKind, Result};
 use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 /// Largest config blob accepted (Docker's limit is 8 MiB as well).
 const MAX_CONFIG_SIZE: u64 = 8 << 20;
@@ -261,8 +262,7 @@ async fn pull_one(
     }
     let downloaded_layers = !jobs.is_empty();
 
-    let permits = Arc::new(Semaphore::new(opts.max_concurrent_downloads.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tasks = LayerTasks::new(opts.max_concurrent_downloads, "pull cancelled");
     for (n, &i) in jobs.iter().enumerate() {
         let desc = manifest.layers[i].clone();
         if n >= opts.max_concurrent_downloads.max(1) {
@@ -283,34 +283,10 @@ async fn pull_one(
             },
             progress: progress.clone(),
         };
-        let permits = permits.clone();
-        tasks.spawn(async move {
-            let _permit = permits
-                .acquire_owned()
-                .await
-                .map_err(|_| Error::new(ErrorKind::Internal, "pull cancelled"))?;
-            job.run().await
-        });
+        tasks.spawn(job.run());
     }
-    let mut first_err = None;
-    while let Some(res) = tasks.join_next().await {
-        let res = res.unwrap_or_else(|e| {
-            Err(Error::new(
-                ErrorKind::Internal,
-                format!("layer task failed: {e}"),
-            ))
-        });
-        if let Err(e) = res
-            && first_err.is_none()
-        {
-            first_err = Some(e);
-            // Stop the other layers: their partial ingests stay resumable.
-            tasks.abort_all();
-        }
-    }
-    if let Some(e) = first_err {
-        return Err(e);
-    }
+    // The first failure stops the other layers: their partial ingests stay resumable.
+    tasks.join().await?;
 
     // Record the image.
     let (size, layers) = {
@@ -642,15 +618,6 @@ fn retry_delay(attempt: u32) -> Duration {
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(500);
     Duration::from_millis(base << (attempt - 1).min(4))
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
-        Err(Error::new(
-            ErrorKind::Internal,
-            format!("worker thread failed: {e}"),
-        ))
-    })
 }
 
 /// The blocking end of a layer's byte channel: every chunk read is also appended to the ingest

@@ -28,6 +28,7 @@
 
 use super::build::{Hashing, TempFile};
 use super::gc::Lease;
+use super::tasks::{LayerTasks, blocking};
 use crate::content::IngestStart;
 use crate::progress::{ProgressEvent, ProgressSink};
 use crate::registry_client::upload::UploadProgressSink;
@@ -48,7 +49,6 @@ use serde_json::Value;
 use std::io::{BufReader, BufWriter, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
 
 /// Docker's default `max-concurrent-uploads`.
 pub const DEFAULT_MAX_CONCURRENT_UPLOADS: usize = 5;
@@ -250,8 +250,7 @@ async fn push_tag(
         progress(ProgressEvent::with_id(img.diff_ids[i].short(), "Preparing"));
     }
     let max = opts.max_concurrent_uploads.max(1);
-    let permits = Arc::new(Semaphore::new(max));
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tasks = LayerTasks::new(max, "push cancelled");
     let mut started: Vec<(Digest, usize)> = Vec::new();
     for &i in &order {
         let diff_id = &img.diff_ids[i];
@@ -279,36 +278,11 @@ async fn push_tag(
             lease: lease.clone(),
             progress: progress.clone(),
         };
-        let permits = permits.clone();
-        tasks.spawn(async move {
-            let _permit = permits
-                .acquire_owned()
-                .await
-                .map_err(|_| Error::new(ErrorKind::Internal, "push cancelled"))?;
-            job.run().await.map(|d| (i, d))
-        });
+        tasks.spawn(async move { job.run().await.map(|d| (i, d)) });
     }
     let mut pushed: Vec<Option<Descriptor>> = vec![None; img.manifest.layers.len()];
-    let mut first_err = None;
-    while let Some(res) = tasks.join_next().await {
-        let res = res.unwrap_or_else(|e| {
-            Err(Error::new(
-                ErrorKind::Internal,
-                format!("layer task failed: {e}"),
-            ))
-        });
-        match res {
-            Ok((i, d)) => pushed[i] = Some(d),
-            Err(e) => {
-                if first_err.is_none() {
-                    first_err = Some(e);
-                    tasks.abort_all();
-                }
-            }
-        }
-    }
-    if let Some(e) = first_err {
-        return Err(e);
+    for (i, d) in tasks.join().await? {
+        pushed[i] = Some(d);
     }
     // Repeated layers take the descriptor of the transfer that ran.
     let layers: Vec<Descriptor> = (0..img.manifest.layers.len())
@@ -664,22 +638,9 @@ fn to_zstd(store: &Store, lease: &Lease, src: &Descriptor) -> Result<Descriptor>
     let size = out.hash.len();
     drop(out);
     lease.add(std::slice::from_ref(&digest), &[])?;
-    match store.content.ingest(&digest, Some(size))? {
-        IngestStart::Present => {}
-        IngestStart::Writer(mut w) => {
-            w.reset()?;
-            let mut f = std::fs::File::open(&tmp.path).map_err(|e| io("reopen", e))?;
-            let mut buf = vec![0u8; 256 << 10];
-            loop {
-                let n = std::io::Read::read(&mut f, &mut buf).map_err(|e| io("read", e))?;
-                if n == 0 {
-                    break;
-                }
-                w.write_all(&buf[..n])?;
-            }
-            w.commit()?;
-        }
-    }
+    store
+        .content
+        .write_blob_from_file(&digest, size, &tmp.path)?;
     drop(tmp);
     store
         .db()
@@ -694,15 +655,6 @@ fn converted(src: &Descriptor, media_type: &str, digest: Digest, size: u64) -> D
     d.digest = digest;
     d.size = size;
     d
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
-        Err(Error::new(
-            ErrorKind::Internal,
-            format!("worker thread failed: {e}"),
-        ))
-    })
 }
 
 #[cfg(test)]

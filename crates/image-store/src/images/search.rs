@@ -14,6 +14,7 @@
 //!   (case-insensitive), shown with the registry in front so they can be pulled as printed, and a
 //!   notice saying so.
 
+use super::filter::FilterArgs;
 use crate::registry_client::RegistryClient;
 use crate::registry_client::search::SearchResult;
 use crate::resolve;
@@ -103,29 +104,8 @@ impl SearchFilter {
     /// Parses `key=value` arguments as the docker CLI does (key lowercased, both trimmed) and
     /// validates them as the daemon does, in its order.
     pub fn parse(args: &[String]) -> Result<SearchFilter> {
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        for a in args {
-            let Some((k, v)) = a.split_once('=') else {
-                return Err(Error::invalid("bad format of filter (expected name=value)"));
-            };
-            pairs.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-        if let Some((k, _)) = pairs
-            .iter()
-            .find(|(k, _)| !ACCEPTED_FILTERS.contains(&k.as_str()))
-        {
-            return Err(Error::invalid(format!("invalid filter '{k}'")));
-        }
-        let values = |key: &str| -> Vec<&str> {
-            let mut v: Vec<&str> = pairs
-                .iter()
-                .filter(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-                .collect();
-            v.sort();
-            v.dedup();
-            v
-        };
+        let args = FilterArgs::parse(args, ACCEPTED_FILTERS)?;
+        let values = |key: &str| args.values(key);
         let mut f = SearchFilter {
             is_automated: bool_filter("is-automated", &values("is-automated"))?,
             ..SearchFilter::default()

@@ -198,6 +198,13 @@ fn isolated_opts(dir: &Path) -> ClientOptions {
     }
 }
 
+/// A client with [`isolated_opts`] over a fresh empty config dir (kept alive by the caller).
+fn isolated_client() -> (tempfile::TempDir, RegistryClient) {
+    let cfg = tempfile::tempdir().unwrap();
+    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    (cfg, c)
+}
+
 async fn collect(mut s: BlobStream) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(chunk) = s.next().await {
@@ -213,8 +220,7 @@ async fn pull_protocol_against_distribution() {
     };
     let p = Pusher::new(&reg.addr, None);
     let (manifest, config, layer) = push_image(&p, "strata/test", &["v1", "v2", "v3"]).await;
-    let cfg = tempfile::tempdir().unwrap();
-    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let (_cfg, c) = isolated_client();
     let d = reg.addr.as_str();
 
     let m = c.get_manifest(d, "strata/test", "v2").await.unwrap();
@@ -332,8 +338,7 @@ async fn parallel_blob_reads_share_one_client() {
     };
     let p = Pusher::new(&reg.addr, None);
     let (_, _, layer) = push_image(&p, "par/img", &["latest"]).await;
-    let cfg = tempfile::tempdir().unwrap();
-    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let (_cfg, c) = isolated_client();
     let ld = Digest::of(&layer);
     let tasks: Vec<_> = (0..4u64)
         .map(|i| {
@@ -533,8 +538,7 @@ async fn retries_5xx_then_succeeds() {
             )
         }
     }));
-    let cfg = tempfile::tempdir().unwrap();
-    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let (_cfg, c) = isolated_client();
     let m = c.get_manifest(&srv.addr, "a/b", "latest").await.unwrap();
     assert_eq!(&m.bytes[..], b"{}");
     assert_eq!(srv.count(), 3);
@@ -562,8 +566,7 @@ async fn gives_up_after_max_attempts_and_does_not_retry_4xx() {
             )
         }
     }));
-    let cfg = tempfile::tempdir().unwrap();
-    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let (_cfg, c) = isolated_client();
     let e = c
         .get_manifest(&srv.addr, "busy/x", "latest")
         .await
@@ -591,8 +594,7 @@ async fn wrong_content_is_corrupt() {
             b"{\"not\":\"it\"}",
         )
     }));
-    let cfg = tempfile::tempdir().unwrap();
-    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let (_cfg, c) = isolated_client();
     let want = Digest::of(b"the real manifest");
     let e = c
         .get_manifest(&srv.addr, "a/b", &want.to_string())
@@ -619,8 +621,7 @@ async fn broken_blob_stream_surfaces_a_temporary_error_and_is_not_retried() {
         r.extend_from_slice(b"0123456789");
         r
     }));
-    let cfg = tempfile::tempdir().unwrap();
-    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let (_cfg, c) = isolated_client();
     let mut b = c
         .get_blob(&srv.addr, "a/b", &Digest::of(b"x"), 0)
         .await
@@ -779,8 +780,7 @@ async fn login_with_token_flow_and_redacted_rejection() {
             ))
         }
     });
-    let cfg = tempfile::tempdir().unwrap();
-    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let (_cfg, c) = isolated_client();
     let e = c.login(&srv.addr, "dave", "wrong-pass").await.unwrap_err();
     assert_eq!(
         (e.status, e.code.as_deref()),

@@ -20,13 +20,31 @@ async fn fetch(c: &RegistryClient, d: &str, repo: &str, digest: &Digest) -> Vec<
     collect(c.get_blob(d, repo, digest, 0).await.unwrap().stream).await
 }
 
+/// Puts `manifest` as an OCI image manifest at `repo:reference`.
+async fn put_oci(
+    c: &RegistryClient,
+    d: &str,
+    repo: &str,
+    reference: &str,
+    manifest: &str,
+) -> Result<Digest, RegistryError> {
+    let bytes = Bytes::from(manifest.to_string());
+    c.put_manifest(
+        d,
+        repo,
+        reference,
+        oci_model::media_type::OCI_MANIFEST,
+        bytes,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn push_protocol_against_distribution() {
     let Some(reg) = Registry::start(None) else {
         return;
     };
-    let cfg = tempfile::tempdir().unwrap();
-    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let (_cfg, c) = isolated_client();
     let d = reg.addr.as_str();
     let files = tempfile::tempdir().unwrap();
 
@@ -188,54 +206,22 @@ async fn push_protocol_against_distribution() {
         cs = config.len(),
         ls = layer.len()
     );
-    let md = c
-        .put_manifest(
-            d,
-            "push/b",
-            "v1",
-            oci_model::media_type::OCI_MANIFEST,
-            Bytes::from(manifest.clone()),
-        )
-        .await
-        .unwrap();
+    let md = put_oci(&c, d, "push/b", "v1", &manifest).await.unwrap();
     assert_eq!(md, Digest::of(manifest.as_bytes()));
     let got = c.get_manifest(d, "push/b", "v1").await.unwrap();
     assert_eq!(&got.bytes[..], manifest.as_bytes());
     assert_eq!(got.digest, md);
-    let md2 = c
-        .put_manifest(
-            d,
-            "push/b",
-            &md.to_string(),
-            oci_model::media_type::OCI_MANIFEST,
-            Bytes::from(manifest.clone()),
-        )
+    let md2 = put_oci(&c, d, "push/b", &md.to_string(), &manifest)
         .await
         .unwrap();
     assert_eq!(md2, md);
     // Pushed by a digest it does not have: refused before sending.
-    let e = c
-        .put_manifest(
-            d,
-            "push/b",
-            &cd.to_string(),
-            oci_model::media_type::OCI_MANIFEST,
-            Bytes::from(manifest.clone()),
-        )
+    let e = put_oci(&c, d, "push/b", &cd.to_string(), &manifest)
         .await
         .unwrap_err();
     assert_eq!(e.kind, RegistryErrorKind::Corrupt);
     // A manifest whose blobs are not in the repository is refused by the registry.
-    let e = c
-        .put_manifest(
-            d,
-            "push/c",
-            "v1",
-            oci_model::media_type::OCI_MANIFEST,
-            Bytes::from(manifest),
-        )
-        .await
-        .unwrap_err();
+    let e = put_oci(&c, d, "push/c", "v1", &manifest).await.unwrap_err();
     assert_eq!(e.code.as_deref(), Some("MANIFEST_BLOB_UNKNOWN"), "{e}");
     assert!(!e.is_temporary());
 }
@@ -293,6 +279,21 @@ fn header_of(req: &str, name: &str) -> Option<String> {
     })
 }
 
+/// Asserts the scripted server got the request whose line starts with `prefix`.
+#[track_caller]
+fn expect_request(first: &str, prefix: &str) {
+    assert!(first.starts_with(prefix), "{first}");
+}
+
+/// The scripted registry's answer to an upload step: 202, the next `Location`, `Range`.
+fn session(location: &str, range: &str) -> Vec<u8> {
+    response(
+        "202 Accepted",
+        &[("Location", location), ("Range", range)],
+        b"",
+    )
+}
+
 #[tokio::test]
 async fn chunked_upload_resumes_where_the_registry_stands() {
     let blob = b"0123456789abcdefghijKLMNO".to_vec(); // 25 bytes, chunks of 10
@@ -303,47 +304,24 @@ async fn chunked_upload_resumes_where_the_registry_stands() {
         let first = req.lines().next().unwrap_or_default();
         match n {
             0 => {
-                assert!(first.starts_with("POST /v2/r/blobs/uploads/ "), "{first}");
-                response(
-                    "202 Accepted",
-                    &[
-                        ("Location", "/v2/r/blobs/uploads/s1?_state=a"),
-                        ("Range", "0-0"),
-                    ],
-                    b"",
-                )
+                expect_request(first, "POST /v2/r/blobs/uploads/ ");
+                session("/v2/r/blobs/uploads/s1?_state=a", "0-0")
             }
             1 => {
-                assert!(
-                    first.starts_with("PATCH /v2/r/blobs/uploads/s1?_state=a "),
-                    "{first}"
-                );
+                expect_request(first, "PATCH /v2/r/blobs/uploads/s1?_state=a ");
                 assert_eq!(header_of(req, "content-range").as_deref(), Some("0-9"));
                 assert_eq!(header_of(req, "content-length").as_deref(), Some("10"));
                 assert!(req.ends_with("0123456789"), "{req}");
-                response(
-                    "202 Accepted",
-                    &[
-                        ("Location", "/v2/r/blobs/uploads/s1?_state=b"),
-                        ("Range", "0-9"),
-                    ],
-                    b"",
-                )
+                session("/v2/r/blobs/uploads/s1?_state=b", "0-9")
             }
             // The second chunk fails…
             2 => {
-                assert!(
-                    first.starts_with("PATCH /v2/r/blobs/uploads/s1?_state=b "),
-                    "{first}"
-                );
+                expect_request(first, "PATCH /v2/r/blobs/uploads/s1?_state=b ");
                 response("503 Service Unavailable", &[], b"")
             }
             // … the client asks where the session stands and goes on from byte 10.
             3 => {
-                assert!(
-                    first.starts_with("GET /v2/r/blobs/uploads/s1?_state=b "),
-                    "{first}"
-                );
+                expect_request(first, "GET /v2/r/blobs/uploads/s1?_state=b ");
                 response(
                     "204 No Content",
                     &[
@@ -354,38 +332,18 @@ async fn chunked_upload_resumes_where_the_registry_stands() {
                 )
             }
             4 => {
-                assert!(
-                    first.starts_with("PATCH /v2/r/blobs/uploads/s1?_state=c "),
-                    "{first}"
-                );
+                expect_request(first, "PATCH /v2/r/blobs/uploads/s1?_state=c ");
                 assert_eq!(header_of(req, "content-range").as_deref(), Some("10-19"));
                 assert!(req.ends_with("abcdefghij"), "{req}");
-                response(
-                    "202 Accepted",
-                    &[
-                        ("Location", "/v2/r/blobs/uploads/s1?_state=d"),
-                        ("Range", "0-19"),
-                    ],
-                    b"",
-                )
+                session("/v2/r/blobs/uploads/s1?_state=d", "0-19")
             }
             5 => {
                 assert_eq!(header_of(req, "content-range").as_deref(), Some("20-24"));
                 assert!(req.ends_with("KLMNO"), "{req}");
-                response(
-                    "202 Accepted",
-                    &[
-                        ("Location", "/v2/r/blobs/uploads/s1?_state=e"),
-                        ("Range", "0-24"),
-                    ],
-                    b"",
-                )
+                session("/v2/r/blobs/uploads/s1?_state=e", "0-24")
             }
             6 => {
-                assert!(
-                    first.starts_with("PUT /v2/r/blobs/uploads/s1?_state=e&digest="),
-                    "{first}"
-                );
+                expect_request(first, "PUT /v2/r/blobs/uploads/s1?_state=e&digest=");
                 assert_eq!(header_of(req, "content-length").as_deref(), Some("0"));
                 response("201 Created", &[("Docker-Content-Digest", &ds)], b"")
             }
@@ -394,8 +352,7 @@ async fn chunked_upload_resumes_where_the_registry_stands() {
     }));
     let files = tempfile::tempdir().unwrap();
     let path = write_temp(files.path(), "blob", &blob);
-    let cfg = tempfile::tempdir().unwrap();
-    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let (_cfg, c) = isolated_client();
     let events = Arc::new(Mutex::new(Vec::new()));
     let log = events.clone();
     c.upload_blob_file(
@@ -432,22 +389,16 @@ async fn monolithic_upload_starts_over_after_a_failure() {
         let first = req.lines().next().unwrap_or_default();
         match n {
             0 | 2 => {
-                assert!(first.starts_with("POST /v2/r/blobs/uploads/ "), "{first}");
+                expect_request(first, "POST /v2/r/blobs/uploads/ ");
                 let loc = format!("/v2/r/blobs/uploads/s{n}");
                 response("202 Accepted", &[("Location", &loc)], b"")
             }
             1 => {
-                assert!(
-                    first.starts_with("PUT /v2/r/blobs/uploads/s0?digest="),
-                    "{first}"
-                );
+                expect_request(first, "PUT /v2/r/blobs/uploads/s0?digest=");
                 response("500 Internal Server Error", &[], b"")
             }
             3 => {
-                assert!(
-                    first.starts_with("PUT /v2/r/blobs/uploads/s2?digest="),
-                    "{first}"
-                );
+                expect_request(first, "PUT /v2/r/blobs/uploads/s2?digest=");
                 assert_eq!(header_of(req, "content-length").as_deref(), Some("100000"));
                 response("201 Created", &[], b"")
             }
@@ -456,8 +407,7 @@ async fn monolithic_upload_starts_over_after_a_failure() {
     }));
     let files = tempfile::tempdir().unwrap();
     let path = write_temp(files.path(), "blob", &blob);
-    let cfg = tempfile::tempdir().unwrap();
-    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let (_cfg, c) = isolated_client();
     c.upload_blob_file(
         &srv.addr,
         "r",
@@ -488,8 +438,7 @@ async fn a_registry_reporting_another_digest_is_corruption() {
         ),
         _ => response("201 Created", &[("Docker-Content-Digest", &other)], b""),
     }));
-    let cfg = tempfile::tempdir().unwrap();
-    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let (_cfg, c) = isolated_client();
     let e = c
         .upload_blob_bytes(&srv.addr, "r", &digest, Bytes::from(blob), None)
         .await
@@ -519,10 +468,7 @@ async fn mount_asks_for_push_and_source_pull_scopes() {
             .to_ascii_lowercase()
             .contains("authorization: bearer mount-token")
         {
-            assert!(
-                first.starts_with("POST /v2/dst/blobs/uploads/?mount=sha256%3A"),
-                "{first}"
-            );
+            expect_request(first, "POST /v2/dst/blobs/uploads/?mount=sha256%3A");
             assert!(first.contains("&from=src "), "{first}");
             return response("201 Created", &[("Location", "/v2/dst/blobs/x")], b"");
         }
@@ -533,8 +479,7 @@ async fn mount_asks_for_push_and_source_pull_scopes() {
         response("401 Unauthorized", &[("WWW-Authenticate", &ch)], b"")
     }));
     *addr.lock().unwrap() = srv.addr.clone();
-    let cfg = tempfile::tempdir().unwrap();
-    let c = RegistryClient::new(isolated_opts(cfg.path())).unwrap();
+    let (_cfg, c) = isolated_client();
     assert_eq!(
         c.mount_blob(&srv.addr, "dst", &Digest::of(b"l"), "src")
             .await

@@ -40,10 +40,11 @@ mod token;
 mod tests;
 
 pub use config::{ActionSet, Anonymous, AuthConfig, Mode, Rule, TokenConfig};
-pub use need::{Need, need_of, valid_repository_name};
+pub use need::{Need, need_of};
 pub use token::{AccessEntry, Claims};
 
 use crate::error::{ApiError, Code};
+use crate::names::valid_repo;
 use axum::Router;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Request, State};
@@ -325,7 +326,7 @@ fn challenge_scope(need: &Need) -> Option<String> {
             mount_from,
         } => {
             let mut s = token::repository_scope(name, *actions);
-            if let Some(from) = mount_from.as_ref().filter(|f| valid_repository_name(f)) {
+            if let Some(from) = mount_from.as_ref().filter(|f| valid_repo(f)) {
                 s.push(' ');
                 s.push_str(&token::repository_scope(from, ActionSet::PULL));
             }
@@ -447,9 +448,9 @@ fn repository_check(
         }
         r
     };
-    let mount_denied = mount_from.as_ref().is_some_and(|from| {
-        !valid_repository_name(from) || !rights(from).contains(ActionSet::PULL)
-    });
+    let mount_denied = mount_from
+        .as_ref()
+        .is_some_and(|from| !valid_repo(from) || !rights(from).contains(ActionSet::PULL));
     (rights(name).contains(*actions), mount_denied)
 }
 
@@ -614,7 +615,7 @@ fn issue(
             continue;
         };
         let granted: Vec<String> = match sc.kind.as_str() {
-            "repository" if valid_repository_name(&sc.name) => {
+            "repository" if valid_repo(&sc.name) => {
                 let requested = sc
                     .actions
                     .iter()

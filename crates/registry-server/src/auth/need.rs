@@ -8,6 +8,7 @@
 //! distribution grammar is refused here (`NAME_INVALID`) before any permission check.
 
 use super::config::ActionSet;
+use crate::names::valid_repo;
 use axum::http::Method;
 
 /// What a request needs.
@@ -71,7 +72,7 @@ pub fn need_of(method: &Method, path: &str, query: Option<&str>) -> Result<Need,
         return Ok(Need::Authenticated);
     };
     let name = name_segs.join("/");
-    if !valid_repository_name(&name) {
+    if !valid_repo(&name) {
         return Err(InvalidName(name));
     }
     let actions = if *method == Method::GET || *method == Method::HEAD {
@@ -98,38 +99,6 @@ pub fn need_of(method: &Method, path: &str, query: Option<&str>) -> Result<Need,
         actions,
         mount_from,
     })
-}
-
-/// The distribution reference grammar for repository names: components of lower-case letters
-/// and digits separated by `.`, `_`, `__` or runs of `-`, joined by `/`; at most 255 bytes.
-pub fn valid_repository_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 255 && name.split('/').all(valid_component)
-}
-
-fn valid_component(c: &str) -> bool {
-    let b = c.as_bytes();
-    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
-    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
-        return false;
-    }
-    let mut i = 0;
-    while i < b.len() {
-        if alnum(b[i]) {
-            i += 1;
-            continue;
-        }
-        // A separator run: ".", "_", "__" or "-"+, then an alphanumeric.
-        let start = i;
-        while i < b.len() && !alnum(b[i]) {
-            i += 1;
-        }
-        let sep = &c[start..i];
-        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-');
-        if !ok {
-            return false;
-        }
-    }
-    true
 }
 
 /// Percent-decodes `s` (no `+` handling); `None` for a bad escape or non-UTF-8 result.
@@ -289,19 +258,6 @@ mod tests {
         ] {
             assert!(need_of(&get, bad, None).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn name_grammar() {
-        for ok in ["a", "a/b", "a.b_c__d---e", "0/1/2", "library/alpine", "x9"] {
-            assert!(valid_repository_name(ok), "{ok}");
-        }
-        for bad in [
-            "", "A", "a/", "/a", "a//b", "a..b", "a___b", "_a", "a_", "a.-b", "a b",
-        ] {
-            assert!(!valid_repository_name(bad), "{bad}");
-        }
-        assert!(!valid_repository_name(&"a".repeat(256)));
     }
 
     #[test]

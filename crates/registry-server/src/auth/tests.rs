@@ -91,6 +91,10 @@ impl Answer {
     }
 }
 
+/// The fixture's users with their passwords.
+const ALICE: Cred = Cred::Basic("alice", "apw");
+const BOB: Cred = Cred::Basic("bob", "bpw");
+
 #[derive(Clone, Copy)]
 enum Cred<'a> {
     None,
@@ -140,9 +144,18 @@ async fn send(app: &Router, method: Method, uri: &str, cred: Cred<'_>, peer: IpA
     send_body(app, method, uri, cred, peer, "").await
 }
 
+async fn get(app: &Router, uri: &str, cred: Cred<'_>, peer: IpAddr) -> Answer {
+    send(app, Method::GET, uri, cred, peer).await
+}
+
+/// `POST /token` from a remote peer with a form body (the OAuth2 password grant).
+async fn post_token(app: &Router, form: &str) -> Answer {
+    send_body(app, Method::POST, "/token", Cred::None, REMOTE, form).await
+}
+
 /// A token from the realm (`GET /token`).
 async fn token(app: &Router, query: &str, cred: Cred<'_>, peer: IpAddr) -> String {
-    let a = send(app, Method::GET, &format!("/token?{query}"), cred, peer).await;
+    let a = get(app, &format!("/token?{query}"), cred, peer).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     a.json()["token"].as_str().unwrap().to_string()
 }
@@ -172,7 +185,7 @@ async fn open_registry_allows_everything() {
         assert_eq!(a.status, StatusCode::OK);
         assert_eq!(a.body, "Some(Anonymous) mount_denied=false");
     }
-    let a = send(&app, Method::GET, "/token", Cred::None, LOOPBACK).await;
+    let a = get(&app, "/token", Cred::None, LOOPBACK).await;
     assert_eq!(
         a.status,
         StatusCode::OK,
@@ -186,7 +199,7 @@ async fn basic_mode_credentials_and_challenges() {
     let app = app(f.auth(&basic_cfg("")));
 
     // /v2/ needs credentials even from loopback, so `login` checks them.
-    let a = send(&app, Method::GET, "/v2/", Cred::None, LOOPBACK).await;
+    let a = get(&app, "/v2/", Cred::None, LOOPBACK).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert_eq!(a.challenge(), r#"Basic realm="strata-registry""#);
     assert_eq!(a.code(), "UNAUTHORIZED");
@@ -198,14 +211,7 @@ async fn basic_mode_credentials_and_challenges() {
     );
     assert!(a.body.contains(r#""detail":null"#));
     assert_eq!(a.headers["Docker-Distribution-API-Version"], "registry/2.0");
-    let a = send(
-        &app,
-        Method::GET,
-        "/v2/",
-        Cred::Basic("alice", "apw"),
-        REMOTE,
-    )
-    .await;
+    let a = get(&app, "/v2/", ALICE, REMOTE).await;
     assert_eq!(
         (a.status, a.body.as_str()),
         (StatusCode::OK, r#"Some(User("alice")) mount_denied=false"#)
@@ -216,7 +222,7 @@ async fn basic_mode_credentials_and_challenges() {
         Cred::Raw("Basic !!!notbase64"),
         Cred::Raw("Basic bm9jb2xvbg=="),
     ] {
-        let a = send(&app, Method::GET, "/v2/a/manifests/t", bad, LOOPBACK).await;
+        let a = get(&app, "/v2/a/manifests/t", bad, LOOPBACK).await;
         assert_eq!(
             a.status,
             StatusCode::UNAUTHORIZED,
@@ -225,42 +231,21 @@ async fn basic_mode_credentials_and_challenges() {
         assert_eq!(a.challenge(), r#"Basic realm="strata-registry""#);
     }
     // An empty user name (containers/image without credentials) is anonymous.
-    let a = send(
-        &app,
-        Method::GET,
-        "/v2/a/manifests/t",
-        Cred::Basic("", ""),
-        LOOPBACK,
-    )
-    .await;
+    let a = get(&app, "/v2/a/manifests/t", Cred::Basic("", ""), LOOPBACK).await;
     assert_eq!(a.body, "Some(Anonymous) mount_denied=false");
-    let a = send(
-        &app,
-        Method::GET,
-        "/v2/a/manifests/t",
-        Cred::Basic("", ""),
-        REMOTE,
-    )
-    .await;
+    let a = get(&app, "/v2/a/manifests/t", Cred::Basic("", ""), REMOTE).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     // A Bearer header in Basic mode counts as no credentials.
-    let a = send(
-        &app,
-        Method::GET,
-        "/v2/a/manifests/t",
-        Cred::Bearer("x"),
-        LOOPBACK,
-    )
-    .await;
+    let a = get(&app, "/v2/a/manifests/t", Cred::Bearer("x"), LOOPBACK).await;
     assert_eq!(a.body, "Some(Anonymous) mount_denied=false");
 
     // Anonymous pull from loopback; not from elsewhere; never a write.
-    let a = send(&app, Method::GET, "/v2/a/manifests/t", Cred::None, LOOPBACK).await;
+    let a = get(&app, "/v2/a/manifests/t", Cred::None, LOOPBACK).await;
     assert_eq!(
         (a.status, a.body.as_str()),
         (StatusCode::OK, "Some(Anonymous) mount_denied=false")
     );
-    let a = send(&app, Method::GET, "/v2/a/manifests/t", Cred::None, REMOTE).await;
+    let a = get(&app, "/v2/a/manifests/t", Cred::None, REMOTE).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     let a = send(&app, Method::PUT, "/v2/a/manifests/t", Cred::None, LOOPBACK).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
@@ -283,22 +268,15 @@ async fn basic_mode_credentials_and_challenges() {
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
 
     // Catalog and search: any admitted client (filtered later); /v1/_ping: anyone.
-    let a = send(&app, Method::GET, "/v2/_catalog", Cred::None, LOOPBACK).await;
+    let a = get(&app, "/v2/_catalog", Cred::None, LOOPBACK).await;
     assert_eq!(a.status, StatusCode::OK);
-    let a = send(&app, Method::GET, "/v2/_catalog", Cred::None, REMOTE).await;
+    let a = get(&app, "/v2/_catalog", Cred::None, REMOTE).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    let a = send(&app, Method::GET, "/v1/search?q=x", Cred::None, LOOPBACK).await;
+    let a = get(&app, "/v1/search?q=x", Cred::None, LOOPBACK).await;
     assert_eq!(a.status, StatusCode::OK);
-    let a = send(
-        &app,
-        Method::GET,
-        "/v1/search?q=x",
-        Cred::Basic("bob", "bpw"),
-        REMOTE,
-    )
-    .await;
+    let a = get(&app, "/v1/search?q=x", BOB, REMOTE).await;
     assert_eq!(a.body, r#"Some(User("bob")) mount_denied=false"#);
-    let a = send(&app, Method::GET, "/v1/_ping", Cred::None, REMOTE).await;
+    let a = get(&app, "/v1/_ping", Cred::None, REMOTE).await;
     assert_eq!(a.status, StatusCode::OK);
 }
 
@@ -306,57 +284,55 @@ async fn basic_mode_credentials_and_challenges() {
 async fn basic_mode_rules() {
     let f = Fixture::new();
     let app = app(f.auth(&basic_cfg("")));
-    let alice = Cred::Basic("alice", "apw");
-    let bob = Cred::Basic("bob", "bpw");
     let cases = [
         // (credentials, method, uri, status)
-        (bob, Method::GET, "/v2/team/app/manifests/t", StatusCode::OK),
+        (BOB, Method::GET, "/v2/team/app/manifests/t", StatusCode::OK),
         (
-            bob,
+            BOB,
             Method::PUT,
             "/v2/team/app/manifests/t",
             StatusCode::FORBIDDEN,
         ),
         (
-            bob,
+            BOB,
             Method::POST,
             "/v2/team/app/blobs/uploads/",
             StatusCode::FORBIDDEN,
         ),
         (
-            bob,
+            BOB,
             Method::DELETE,
             "/v2/team/app/manifests/t",
             StatusCode::FORBIDDEN,
         ),
         (
-            bob,
+            BOB,
             Method::PUT,
             "/v2/team/other/manifests/t",
             StatusCode::OK,
         ),
         (
-            bob,
+            BOB,
             Method::PATCH,
             "/v2/team/x/y/blobs/uploads/u1",
             StatusCode::OK,
         ),
         (
-            bob,
+            BOB,
             Method::GET,
             "/v2/secret/x/manifests/t",
             StatusCode::FORBIDDEN,
         ),
         (
-            alice,
+            ALICE,
             Method::DELETE,
             "/v2/secret/x/manifests/t",
             StatusCode::OK,
         ),
         // No rule matches: pull only.
-        (bob, Method::GET, "/v2/other/manifests/t", StatusCode::OK),
+        (BOB, Method::GET, "/v2/other/manifests/t", StatusCode::OK),
         (
-            bob,
+            BOB,
             Method::PUT,
             "/v2/other/manifests/t",
             StatusCode::FORBIDDEN,
@@ -389,7 +365,7 @@ async fn basic_mode_rules() {
 
     // Without an access list, users may do everything.
     let app = app_from(&f, r#"{"htpasswd":"htpasswd"}"#);
-    let a = send(&app, Method::DELETE, "/v2/any/manifests/t", bob, REMOTE).await;
+    let a = send(&app, Method::DELETE, "/v2/any/manifests/t", BOB, REMOTE).await;
     assert_eq!(a.status, StatusCode::OK);
 }
 
@@ -400,24 +376,24 @@ fn app_from(f: &Fixture, json: &str) -> Router {
 #[tokio::test]
 async fn anonymous_settings_and_peers() {
     let f = Fixture::new();
-    let get = |app: Router, peer: IpAddr| async move {
-        send(&app, Method::GET, "/v2/a/manifests/t", Cred::None, peer)
+    let pull_status = |app: Router, peer: IpAddr| async move {
+        get(&app, "/v2/a/manifests/t", Cred::None, peer)
             .await
             .status
     };
     let loopback = app_from(&f, &basic_cfg(""));
     assert_eq!(
-        get(loopback.clone(), IpAddr::V6(Ipv6Addr::LOCALHOST)).await,
+        pull_status(loopback.clone(), IpAddr::V6(Ipv6Addr::LOCALHOST)).await,
         StatusCode::OK
     );
     let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
-    assert_eq!(get(loopback.clone(), mapped).await, StatusCode::OK);
+    assert_eq!(pull_status(loopback.clone(), mapped).await, StatusCode::OK);
     assert_eq!(
-        get(loopback.clone(), "127.9.9.9".parse().unwrap()).await,
+        pull_status(loopback.clone(), "127.9.9.9".parse().unwrap()).await,
         StatusCode::OK
     );
     assert_eq!(
-        get(loopback.clone(), "::2".parse().unwrap()).await,
+        pull_status(loopback.clone(), "::2".parse().unwrap()).await,
         StatusCode::UNAUTHORIZED
     );
     // No ConnectInfo at all: not loopback.
@@ -430,7 +406,7 @@ async fn anonymous_settings_and_peers() {
     );
 
     let all = app_from(&f, &basic_cfg(r#","anonymous":"all""#));
-    assert_eq!(get(all.clone(), REMOTE).await, StatusCode::OK);
+    assert_eq!(pull_status(all.clone(), REMOTE).await, StatusCode::OK);
     let a = send(&all, Method::PUT, "/v2/a/manifests/t", Cred::None, REMOTE).await;
     assert_eq!(
         a.status,
@@ -439,15 +415,11 @@ async fn anonymous_settings_and_peers() {
     );
 
     let none = app_from(&f, &basic_cfg(r#","anonymous":"none""#));
-    assert_eq!(get(none.clone(), LOOPBACK).await, StatusCode::UNAUTHORIZED);
-    let a = send(
-        &none,
-        Method::GET,
-        "/v2/a/manifests/t",
-        Cred::Basic("bob", "bpw"),
-        LOOPBACK,
-    )
-    .await;
+    assert_eq!(
+        pull_status(none.clone(), LOOPBACK).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let a = get(&none, "/v2/a/manifests/t", BOB, LOOPBACK).await;
     assert_eq!(a.status, StatusCode::OK);
 }
 
@@ -458,18 +430,11 @@ async fn bcrypt_runs_once_per_user_and_password() {
     let app = app(auth.clone());
     for i in 0..10 {
         let uri = format!("/v2/team/app/blobs/sha256:{i:064}");
-        let a = send(&app, Method::GET, &uri, Cred::Basic("bob", "bpw"), REMOTE).await;
+        let a = get(&app, &uri, BOB, REMOTE).await;
         assert_eq!(a.status, StatusCode::OK);
     }
     assert_eq!(auth.bcrypt_runs(), 1);
-    let a = send(
-        &app,
-        Method::GET,
-        "/v2/",
-        Cred::Basic("bob", "nope"),
-        REMOTE,
-    )
-    .await;
+    let a = get(&app, "/v2/", Cred::Basic("bob", "nope"), REMOTE).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert_eq!(auth.bcrypt_runs(), 2);
 }
@@ -483,14 +448,7 @@ async fn invalid_names_are_refused_before_auth() {
         "/v2/team/%2e%2e/secret/manifests/t",
         "/v2/Team/manifests/t",
     ] {
-        let a = send(
-            &app,
-            Method::GET,
-            uri,
-            Cred::Basic("alice", "apw"),
-            LOOPBACK,
-        )
-        .await;
+        let a = get(&app, uri, ALICE, LOOPBACK).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{uri}");
         assert_eq!(a.code(), "NAME_INVALID");
     }
@@ -499,7 +457,7 @@ async fn invalid_names_are_refused_before_auth() {
         &app,
         Method::PUT,
         "/v2/team%2Fapp/manifests/t",
-        Cred::Basic("bob", "bpw"),
+        BOB,
         LOOPBACK,
     )
     .await;
@@ -510,25 +468,24 @@ async fn invalid_names_are_refused_before_auth() {
 async fn mounts_need_pull_on_the_source() {
     let f = Fixture::new();
     let app = app_from(&f, &basic_cfg(""));
-    let bob = Cred::Basic("bob", "bpw");
     let mount = |from: &str| format!("/v2/team/x/blobs/uploads/?mount=sha256:00&from={from}");
-    let a = send(&app, Method::POST, &mount("team/app"), bob, REMOTE).await;
+    let a = send(&app, Method::POST, &mount("team/app"), BOB, REMOTE).await;
     assert_eq!(a.body, r#"Some(User("bob")) mount_denied=false"#);
-    let a = send(&app, Method::POST, &mount("secret/y"), bob, REMOTE).await;
+    let a = send(&app, Method::POST, &mount("secret/y"), BOB, REMOTE).await;
     assert_eq!(
         a.status,
         StatusCode::OK,
         "a mount bob may not read falls back to an upload"
     );
     assert_eq!(a.body, r#"Some(User("bob")) mount_denied=true"#);
-    let a = send(&app, Method::POST, &mount("..%2Fx"), bob, REMOTE).await;
+    let a = send(&app, Method::POST, &mount("..%2Fx"), BOB, REMOTE).await;
     assert_eq!(a.body, r#"Some(User("bob")) mount_denied=true"#);
     // The destination still needs push.
     let a = send(
         &app,
         Method::POST,
         "/v2/team/app/blobs/uploads/?mount=sha256:00&from=team/x",
-        bob,
+        BOB,
         REMOTE,
     )
     .await;
@@ -539,7 +496,7 @@ async fn mounts_need_pull_on_the_source() {
 async fn token_mode_challenges() {
     let f = Fixture::new();
     let app = app_from(&f, &token_cfg(""));
-    let a = send(&app, Method::GET, "/v2/", Cred::None, LOOPBACK).await;
+    let a = get(&app, "/v2/", Cred::None, LOOPBACK).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         a.challenge(),
@@ -547,7 +504,7 @@ async fn token_mode_challenges() {
     );
     assert_eq!(a.code(), "UNAUTHORIZED");
 
-    let a = send(&app, Method::GET, "/v2/a/b/manifests/t", Cred::None, REMOTE).await;
+    let a = get(&app, "/v2/a/b/manifests/t", Cred::None, REMOTE).await;
     assert_eq!(
         a.challenge(),
         r#"Bearer realm="http://reg.example:5000/token",service="strata-registry",scope="repository:a/b:pull""#
@@ -578,13 +535,13 @@ async fn token_mode_challenges() {
         "{}",
         a.challenge()
     );
-    let a = send(&app, Method::GET, "/v2/_catalog", Cred::None, REMOTE).await;
+    let a = get(&app, "/v2/_catalog", Cred::None, REMOTE).await;
     assert!(
         a.challenge().ends_with(r#"scope="registry:catalog:*""#),
         "{}",
         a.challenge()
     );
-    let a = send(&app, Method::GET, "/v1/search?q=a", Cred::None, REMOTE).await;
+    let a = get(&app, "/v1/search?q=a", Cred::None, REMOTE).await;
     assert!(
         a.challenge()
             .ends_with(r#"scope="registry:catalog:search""#),
@@ -607,7 +564,7 @@ async fn token_mode_challenges() {
     );
 
     // Anonymous pull from loopback needs no token at all.
-    let a = send(&app, Method::GET, "/v2/a/manifests/t", Cred::None, LOOPBACK).await;
+    let a = get(&app, "/v2/a/manifests/t", Cred::None, LOOPBACK).await;
     assert_eq!(
         (a.status, a.body.as_str()),
         (StatusCode::OK, "Some(Anonymous) mount_denied=false")
@@ -618,7 +575,7 @@ async fn token_mode_challenges() {
         &f,
         &token_cfg(r#","token":{"realm":"https://auth.example/t","service":"svc"}"#),
     );
-    let a = send(&app, Method::GET, "/v2/", Cred::None, LOOPBACK).await;
+    let a = get(&app, "/v2/", Cred::None, LOOPBACK).await;
     assert_eq!(
         a.challenge(),
         r#"Bearer realm="https://auth.example/t",service="svc""#
@@ -629,13 +586,9 @@ async fn token_mode_challenges() {
 async fn token_realm_grants_the_intersection() {
     let f = Fixture::new();
     let app = app_from(&f, &token_cfg(""));
-    let bob = Cred::Basic("bob", "bpw");
 
-    let a = send(
-        &app,
-        Method::GET,
-        "/token?service=strata-registry&scope=repository:team/app:pull,push&scope=repository:secret/x:pull&scope=repository:team/y:push%20registry:catalog:*",
-        bob,
+    let a = get(&app, "/token?service=strata-registry&scope=repository:team/app:pull,push&scope=repository:secret/x:pull&scope=repository:team/y:push%20registry:catalog:*",
+        BOB,
         REMOTE,
     )
     .await;
@@ -674,14 +627,7 @@ async fn token_realm_grants_the_intersection() {
 
     // The token at work: pull yes, push answered with insufficient_scope.
     let t = j["token"].as_str().unwrap();
-    let a = send(
-        &app,
-        Method::GET,
-        "/v2/team/app/manifests/t",
-        Cred::Bearer(t),
-        REMOTE,
-    )
-    .await;
+    let a = get(&app, "/v2/team/app/manifests/t", Cred::Bearer(t), REMOTE).await;
     assert_eq!(
         (a.status, a.body.as_str()),
         (StatusCode::OK, r#"Some(User("bob")) mount_denied=false"#)
@@ -700,59 +646,32 @@ async fn token_realm_grants_the_intersection() {
         r#"Bearer realm="http://reg.example:5000/token",service="strata-registry",scope="repository:team/app:pull,push",error="insufficient_scope""#
     );
     assert_eq!(a.code(), "UNAUTHORIZED");
-    let a = send(&app, Method::GET, "/v2/", Cred::Bearer(t), REMOTE).await;
+    let a = get(&app, "/v2/", Cred::Bearer(t), REMOTE).await;
     assert_eq!(a.status, StatusCode::OK);
-    let a = send(&app, Method::GET, "/v2/_catalog", Cred::Bearer(t), REMOTE).await;
+    let a = get(&app, "/v2/_catalog", Cred::Bearer(t), REMOTE).await;
     assert_eq!(a.status, StatusCode::OK);
-    let a = send(
-        &app,
-        Method::GET,
-        "/v2/secret/x/manifests/t",
-        Cred::Bearer(t),
-        REMOTE,
-    )
-    .await;
+    let a = get(&app, "/v2/secret/x/manifests/t", Cred::Bearer(t), REMOTE).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert!(a.challenge().ends_with(r#"error="insufficient_scope""#));
 
     // A scope-less token (what `login` asks for) opens /v2/ only.
-    let t = token(
-        &app,
-        "service=strata-registry",
-        Cred::Basic("alice", "apw"),
-        REMOTE,
-    )
-    .await;
+    let t = token(&app, "service=strata-registry", ALICE, REMOTE).await;
     assert_eq!(claims_of(&t)["access"], json!([]));
-    let a = send(&app, Method::GET, "/v2/", Cred::Bearer(&t), REMOTE).await;
+    let a = get(&app, "/v2/", Cred::Bearer(&t), REMOTE).await;
     assert_eq!(
         (a.status, a.body.as_str()),
         (StatusCode::OK, r#"Some(User("alice")) mount_denied=false"#)
     );
-    let a = send(&app, Method::GET, "/v2/_catalog", Cred::Bearer(&t), REMOTE).await;
+    let a = get(&app, "/v2/_catalog", Cred::Bearer(&t), REMOTE).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert!(
         a.challenge()
             .ends_with(r#"scope="registry:catalog:*",error="insufficient_scope""#)
     );
     // ... but from loopback anonymous rights still apply alongside it.
-    let a = send(
-        &app,
-        Method::GET,
-        "/v2/_catalog",
-        Cred::Bearer(&t),
-        LOOPBACK,
-    )
-    .await;
+    let a = get(&app, "/v2/_catalog", Cred::Bearer(&t), LOOPBACK).await;
     assert_eq!(a.status, StatusCode::OK);
-    let a = send(
-        &app,
-        Method::GET,
-        "/v2/a/manifests/t",
-        Cred::Bearer(&t),
-        LOOPBACK,
-    )
-    .await;
+    let a = get(&app, "/v2/a/manifests/t", Cred::Bearer(&t), LOOPBACK).await;
     assert_eq!(a.body, r#"Some(User("alice")) mount_denied=false"#);
 }
 
@@ -765,14 +684,7 @@ async fn token_realm_credentials_and_anonymous() {
         Cred::Basic("eve", "x"),
         Cred::Raw("Basic ???"),
     ] {
-        let a = send(
-            &app,
-            Method::GET,
-            "/token?scope=repository:a:pull",
-            bad,
-            LOOPBACK,
-        )
-        .await;
+        let a = get(&app, "/token?scope=repository:a:pull", bad, LOOPBACK).await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED);
         assert_eq!(
             a.json(),
@@ -793,7 +705,7 @@ async fn token_realm_credentials_and_anonymous() {
         c["access"],
         json!([{"type":"repository","name":"a","actions":["pull"]}])
     );
-    let a = send(&app, Method::GET, "/v2/", Cred::Bearer(&t), LOOPBACK).await;
+    let a = get(&app, "/v2/", Cred::Bearer(&t), LOOPBACK).await;
     assert_eq!(
         (a.status, a.body.as_str()),
         (StatusCode::OK, "Some(Anonymous) mount_denied=false")
@@ -807,31 +719,17 @@ async fn token_realm_credentials_and_anonymous() {
     .await;
     assert_eq!(claims_of(&t)["sub"], "");
     // Anonymous from elsewhere: no token.
-    let a = send(
-        &app,
-        Method::GET,
-        "/token?scope=repository:a:pull",
-        Cred::None,
-        REMOTE,
-    )
-    .await;
+    let a = get(&app, "/token?scope=repository:a:pull", Cred::None, REMOTE).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert_eq!(a.json(), json!({"details":"authentication required"}));
     // Another service: refused.
-    let a = send(
-        &app,
-        Method::GET,
-        "/token?service=other",
-        Cred::None,
-        LOOPBACK,
-    )
-    .await;
+    let a = get(&app, "/token?service=other", Cred::None, LOOPBACK).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     // Unknown scope types and bad names are dropped.
     let t = token(
         &app,
         "scope=plugin:x:pull&scope=repository:A:pull&scope=garbage",
-        Cred::Basic("alice", "apw"),
+        ALICE,
         REMOTE,
     )
     .await;
@@ -840,7 +738,7 @@ async fn token_realm_credentials_and_anonymous() {
     let t = token(
         &app,
         "scope=repository:team/a:pull&scope=repository:team/a:push,pull",
-        Cred::Basic("alice", "apw"),
+        ALICE,
         REMOTE,
     )
     .await;
@@ -854,61 +752,23 @@ async fn token_realm_credentials_and_anonymous() {
 async fn token_post_password_grant() {
     let f = Fixture::new();
     let app = app_from(&f, &token_cfg(""));
-    let a = send_body(
-        &app,
-        Method::POST,
-        "/token",
-        Cred::None,
-        REMOTE,
-        "grant_type=password&username=bob&password=bpw&service=strata-registry&client_id=x&scope=repository%3Ateam%2Fapp%3Apull%2Cpush",
-    )
+    let a = post_token(&app, "grant_type=password&username=bob&password=bpw&service=strata-registry&client_id=x&scope=repository%3Ateam%2Fapp%3Apull%2Cpush")
     .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let j = a.json();
     assert_eq!(j["scope"], "repository:team/app:pull");
     assert_eq!(j["expires_in"], 300);
     let t = j["access_token"].as_str().unwrap();
-    let a = send(
-        &app,
-        Method::GET,
-        "/v2/team/app/manifests/t",
-        Cred::Bearer(t),
-        REMOTE,
-    )
-    .await;
+    let a = get(&app, "/v2/team/app/manifests/t", Cred::Bearer(t), REMOTE).await;
     assert_eq!(a.status, StatusCode::OK);
 
-    let a = send_body(
-        &app,
-        Method::POST,
-        "/token",
-        Cred::None,
-        REMOTE,
-        "grant_type=password&username=bob&password=x",
-    )
-    .await;
+    let a = post_token(&app, "grant_type=password&username=bob&password=x").await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    let a = send_body(
-        &app,
-        Method::POST,
-        "/token",
-        Cred::None,
-        REMOTE,
-        "grant_type=password&username=bob",
-    )
-    .await;
+    let a = post_token(&app, "grant_type=password&username=bob").await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    let a = send_body(
-        &app,
-        Method::POST,
-        "/token",
-        Cred::None,
-        REMOTE,
-        "grant_type=refresh_token&refresh_token=x",
-    )
-    .await;
+    let a = post_token(&app, "grant_type=refresh_token&refresh_token=x").await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
-    let a = send_body(&app, Method::POST, "/token", Cred::None, REMOTE, "").await;
+    let a = post_token(&app, "").await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
 }
 
@@ -926,9 +786,8 @@ async fn bad_tokens_are_invalid_token() {
     };
     let bob = Identity::User("bob".into());
     let good = auth.sign_token(&bob, access(), 60);
-    let a = send(
+    let a = get(
         &app,
-        Method::GET,
         "/v2/team/app/manifests/t",
         Cred::Bearer(&good),
         REMOTE,
@@ -954,14 +813,7 @@ async fn bad_tokens_are_invalid_token() {
         ("garbage", "not-a-token"),
     ] {
         // Even from loopback, where anonymous pull would be allowed: a bad token is an error.
-        let a = send(
-            &app,
-            Method::GET,
-            "/v2/team/app/manifests/t",
-            Cred::Bearer(t),
-            LOOPBACK,
-        )
-        .await;
+        let a = get(&app, "/v2/team/app/manifests/t", Cred::Bearer(t), LOOPBACK).await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{what}");
         assert_eq!(
             a.challenge(),
@@ -969,7 +821,7 @@ async fn bad_tokens_are_invalid_token() {
             "{what}"
         );
         assert_eq!(a.code(), "UNAUTHORIZED");
-        let a = send(&app, Method::GET, "/v2/", Cred::Bearer(t), LOOPBACK).await;
+        let a = get(&app, "/v2/", Cred::Bearer(t), LOOPBACK).await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{what}");
         assert!(
             a.challenge()
@@ -996,7 +848,7 @@ async fn persisted_key_and_audience() {
     // Same key file, same service: a token survives a "restart".
     let again = with_service("one");
     let t = a1.sign_token(&Identity::User("bob".into()), vec![], 60);
-    let a = send(&app(again), Method::GET, "/v2/", Cred::Bearer(&t), REMOTE).await;
+    let a = get(&app(again), "/v2/", Cred::Bearer(&t), REMOTE).await;
     assert_eq!(a.status, StatusCode::OK);
     // Same key, other service: wrong audience.
     let a = send(
@@ -1021,51 +873,23 @@ async fn persisted_key_and_audience() {
 async fn token_mode_mounts() {
     let f = Fixture::new();
     let app = app_from(&f, &token_cfg(""));
-    let bob = Cred::Basic("bob", "bpw");
-    let t = token(&app, "scope=repository:team/x:pull,push&scope=repository:secret/y:pull&scope=repository:team/app:pull", bob, REMOTE).await;
-    let mount = |from: &str| format!("/v2/team/x/blobs/uploads/?mount=sha256:00&from={from}");
-    let a = send(
-        &app,
-        Method::POST,
-        &mount("team/app"),
-        Cred::Bearer(&t),
-        REMOTE,
-    )
-    .await;
-    assert_eq!(a.body, r#"Some(User("bob")) mount_denied=false"#);
-    let a = send(
-        &app,
-        Method::POST,
-        &mount("secret/y"),
-        Cred::Bearer(&t),
-        REMOTE,
-    )
-    .await;
-    assert_eq!(a.body, r#"Some(User("bob")) mount_denied=true"#);
-    let a = send(
-        &app,
-        Method::POST,
-        &mount("team/z"),
-        Cred::Bearer(&t),
-        REMOTE,
-    )
-    .await;
-    assert_eq!(
-        a.body, r#"Some(User("bob")) mount_denied=true"#,
-        "not in the token"
-    );
-    let a = send(
-        &app,
-        Method::POST,
-        &mount("team/z"),
-        Cred::Bearer(&t),
-        LOOPBACK,
-    )
-    .await;
-    assert_eq!(
-        a.body, r#"Some(User("bob")) mount_denied=false"#,
-        "anonymous may pull it here"
-    );
+    let t = token(&app, "scope=repository:team/x:pull,push&scope=repository:secret/y:pull&scope=repository:team/app:pull", BOB, REMOTE).await;
+    // (source, peer, mount_denied, why)
+    let cases = [
+        ("team/app", REMOTE, false, "granted"),
+        ("secret/y", REMOTE, true, "bob may not pull secret/*"),
+        ("team/z", REMOTE, true, "not in the token"),
+        ("team/z", LOOPBACK, false, "anonymous may pull it here"),
+    ];
+    for (from, peer, denied, why) in cases {
+        let uri = format!("/v2/team/x/blobs/uploads/?mount=sha256:00&from={from}");
+        let a = send(&app, Method::POST, &uri, Cred::Bearer(&t), peer).await;
+        assert_eq!(
+            a.body,
+            format!(r#"Some(User("bob")) mount_denied={denied}"#),
+            "{from}: {why}"
+        );
+    }
 }
 
 #[test]

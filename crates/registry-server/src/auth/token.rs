@@ -13,6 +13,7 @@
 use super::config::ActionSet;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use oci_model::image_config::rfc3339_utc;
 use ring::hmac;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -199,35 +200,13 @@ pub fn repository_scope(name: &str, need: ActionSet) -> String {
     format!("repository:{name}:{}", ask.names().join(","))
 }
 
-/// `issued_at` as RFC 3339 UTC (`2025-01-02T03:04:05Z`).
-pub fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar, 400-year eras).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// The token response body.
 pub fn response_body(token: &str, expires_in: u64, issued_at: u64) -> Value {
     json!({
         "token": token,
         "access_token": token,
         "expires_in": expires_in,
-        "issued_at": rfc3339(issued_at),
+        "issued_at": rfc3339_utc(issued_at),
     })
 }
 
@@ -389,13 +368,5 @@ mod tests {
             repository_scope("a", ActionSet::DELETE),
             "repository:a:delete"
         );
-    }
-
-    #[test]
-    fn rfc3339_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(4_107_542_399), "2100-02-28T23:59:59Z");
     }
 }

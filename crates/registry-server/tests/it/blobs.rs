@@ -32,12 +32,7 @@ async fn monolithic_upload_then_head_get_and_ranges() {
         bytes
     );
 
-    let head = s
-        .client
-        .head(s.url(&format!("/v2/lib/a/blobs/{d}")))
-        .send()
-        .await
-        .unwrap();
+    let head = s.send(Method::HEAD, &format!("/v2/lib/a/blobs/{d}")).await;
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["content-length"], "100000");
     assert_eq!(
@@ -45,39 +40,23 @@ async fn monolithic_upload_then_head_get_and_ranges() {
         d.to_string().as_str()
     );
 
+    let blob = format!("/v2/lib/a/blobs/{d}");
+    let ranged = |range: &str| s.client.get(s.url(&blob)).header("Range", range).send();
     let get = s.get(&format!("/v2/lib/a/blobs/{d}")).await;
     assert_eq!(get.status(), 200);
     assert_eq!(get.headers()["content-length"], "100000");
     assert_eq!(get.bytes().await.unwrap(), bytes);
 
-    let part = s
-        .client
-        .get(s.url(&format!("/v2/lib/a/blobs/{d}")))
-        .header("Range", "bytes=10-19")
-        .send()
-        .await
-        .unwrap();
+    let part = ranged("bytes=10-19").await.unwrap();
     assert_eq!(part.status(), 206);
     assert_eq!(part.headers()["content-range"], "bytes 10-19/100000");
     assert_eq!(part.bytes().await.unwrap(), &bytes[10..20]);
 
-    let tail = s
-        .client
-        .get(s.url(&format!("/v2/lib/a/blobs/{d}")))
-        .header("Range", "bytes=99990-")
-        .send()
-        .await
-        .unwrap();
+    let tail = ranged("bytes=99990-").await.unwrap();
     assert_eq!(tail.status(), 206);
     assert_eq!(tail.bytes().await.unwrap(), &bytes[99990..]);
 
-    let beyond = s
-        .client
-        .get(s.url(&format!("/v2/lib/a/blobs/{d}")))
-        .header("Range", "bytes=100000-100010")
-        .send()
-        .await
-        .unwrap();
+    let beyond = ranged("bytes=100000-100010").await.unwrap();
     assert_eq!(beyond.status(), 416);
     assert_eq!(beyond.headers()["content-range"], "bytes */100000");
     assert_eq!(code(beyond).await, "RANGE_INVALID");
@@ -93,11 +72,11 @@ async fn blobs_are_served_only_in_repositories_they_were_pushed_or_mounted_to() 
 
     // A mount from a repository that has it: 201, and now lib/b serves it.
     let m = s
-        .client
-        .post(s.url(&format!("/v2/lib/b/blobs/uploads/?mount={d}&from=lib/a")))
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::POST,
+            &format!("/v2/lib/b/blobs/uploads/?mount={d}&from=lib/a"),
+        )
+        .await;
     assert_eq!(m.status(), 201);
     assert_eq!(
         m.headers()["location"],
@@ -108,32 +87,24 @@ async fn blobs_are_served_only_in_repositories_they_were_pushed_or_mounted_to() 
     // A mount from a repository that lacks it falls back to a session.
     let other = Digest::of(b"nowhere");
     let m = s
-        .client
-        .post(s.url(&format!(
-            "/v2/lib/c/blobs/uploads/?mount={other}&from=lib/a"
-        )))
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::POST,
+            &format!("/v2/lib/c/blobs/uploads/?mount={other}&from=lib/a"),
+        )
+        .await;
     assert_eq!(m.status(), 202);
     assert!(m.headers().contains_key("docker-upload-uuid"));
 
     // DELETE unlinks from one repository only.
     let del = s
-        .client
-        .delete(s.url(&format!("/v2/lib/b/blobs/{d}")))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::DELETE, &format!("/v2/lib/b/blobs/{d}"))
+        .await;
     assert_eq!(del.status(), 202);
     assert_eq!(s.get(&format!("/v2/lib/b/blobs/{d}")).await.status(), 404);
     assert_eq!(s.get(&format!("/v2/lib/a/blobs/{d}")).await.status(), 200);
     let again = s
-        .client
-        .delete(s.url(&format!("/v2/lib/b/blobs/{d}")))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::DELETE, &format!("/v2/lib/b/blobs/{d}"))
+        .await;
     assert_eq!(code(again).await, "BLOB_UNKNOWN");
 }
 
@@ -142,12 +113,7 @@ async fn chunked_upload_with_status_and_out_of_order_chunks() {
     let s = TestServer::start().await;
     let bytes = data(2, 250_000);
     let d = Digest::of(&bytes);
-    let start = s
-        .client
-        .post(s.url("/v2/lib/a/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+    let start = s.send(Method::POST, "/v2/lib/a/blobs/uploads/").await;
     assert_eq!(start.status(), 202);
     assert_eq!(start.headers()["range"], "0-0");
     let uuid = start.headers()["docker-upload-uuid"]
@@ -179,14 +145,7 @@ async fn chunked_upload_with_status_and_out_of_order_chunks() {
         loc = r.headers()["location"].to_str().unwrap().to_string();
         if i == 0 {
             // A chunk that does not start where the session ends: 416.
-            let bad = s
-                .client
-                .patch(s.url(&loc))
-                .header("Content-Range", "5-9")
-                .body(vec![0u8; 5])
-                .send()
-                .await
-                .unwrap();
+            let bad = s.patch_chunk(&loc, 5, &[0u8; 5]).await;
             assert_eq!(bad.status(), 416);
             assert_eq!(bad.headers()["range"], "0-99999");
             assert_eq!(code(bad).await, "RANGE_INVALID");
@@ -196,12 +155,7 @@ async fn chunked_upload_with_status_and_out_of_order_chunks() {
         }
     }
     // Finish without a body.
-    let put = s
-        .client
-        .put(s.url(&format!("{loc}?digest={d}")))
-        .send()
-        .await
-        .unwrap();
+    let put = s.send(Method::PUT, &format!("{loc}?digest={d}")).await;
     assert_eq!(put.status(), 201);
     assert_eq!(
         put.headers()["docker-content-digest"],
@@ -227,13 +181,7 @@ async fn streamed_patch_and_final_chunk_in_put() {
     let s = TestServer::start().await;
     let bytes = data(3, 70_000);
     let d = Digest::of(&bytes);
-    let start = s
-        .client
-        .post(s.url("/v2/a/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
-    let loc = start.headers()["location"].to_str().unwrap().to_string();
+    let loc = s.start_upload("a").await;
     let r = s
         .client
         .patch(s.url(&loc))
@@ -274,13 +222,7 @@ async fn digest_mismatch_stores_nothing() {
     assert_eq!(r.status(), 400);
     assert_eq!(code(r).await, "DIGEST_INVALID");
 
-    let start = s
-        .client
-        .post(s.url("/v2/lib/a/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
-    let loc = start.headers()["location"].to_str().unwrap().to_string();
+    let loc = s.start_upload("lib/a").await;
     let r = s
         .client
         .put(s.url(&format!("{loc}?digest={wrong}")))
@@ -311,12 +253,7 @@ async fn digest_mismatch_stores_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_sessions_belong_to_their_repository() {
     let s = TestServer::start().await;
-    let start = s
-        .client
-        .post(s.url("/v2/lib/a/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+    let start = s.send(Method::POST, "/v2/lib/a/blobs/uploads/").await;
     let uuid = start.headers()["docker-upload-uuid"]
         .to_str()
         .unwrap()
@@ -352,7 +289,7 @@ async fn upload_sessions_belong_to_their_repository() {
     // Still usable in its own repository, and cancellable.
     let own = format!("/v2/lib/a/blobs/uploads/{uuid}");
     assert_eq!(s.get(&own).await.status(), 204);
-    let del = s.client.delete(s.url(&own)).send().await.unwrap();
+    let del = s.send(Method::DELETE, &own).await;
     assert_eq!(del.status(), 204);
     assert_eq!(s.get(&own).await.status(), 404);
 }
@@ -367,34 +304,13 @@ async fn concurrent_uploads_of_the_same_blob_are_safe() {
         let (s, bytes, d) = (s.clone(), bytes.clone(), d.clone());
         tasks.push(tokio::spawn(async move {
             let repo = format!("lib/r{}", i % 3);
-            let start = s
-                .client
-                .post(s.url(&format!("/v2/{repo}/blobs/uploads/")))
-                .send()
-                .await
-                .unwrap();
-            let loc = start.headers()["location"].to_str().unwrap().to_string();
+            let loc = s.start_upload(&repo).await;
             for (k, chunk) in bytes.chunks(300_000).enumerate() {
                 let from = k * 300_000;
-                let r = s
-                    .client
-                    .patch(s.url(&loc))
-                    .header(
-                        "Content-Range",
-                        format!("{from}-{}", from + chunk.len() - 1),
-                    )
-                    .body(chunk.to_vec())
-                    .send()
-                    .await
-                    .unwrap();
+                let r = s.patch_chunk(&loc, from, chunk).await;
                 assert_eq!(r.status(), 202);
             }
-            let put = s
-                .client
-                .put(s.url(&format!("{loc}?digest={d}")))
-                .send()
-                .await
-                .unwrap();
+            let put = s.send(Method::PUT, &format!("{loc}?digest={d}")).await;
             assert_eq!(put.status(), 201);
             repo
         }));
@@ -421,13 +337,7 @@ async fn concurrent_uploads_of_the_same_blob_are_safe() {
 async fn a_client_vanishing_mid_upload_leaves_a_resumable_purgeable_session() {
     use tokio::io::AsyncWriteExt;
     let s = TestServer::start().await;
-    let start = s
-        .client
-        .post(s.url("/v2/lib/a/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
-    let loc = start.headers()["location"].to_str().unwrap().to_string();
+    let loc = s.start_upload("lib/a").await;
     {
         let mut sock = tokio::net::TcpStream::connect(s.addr).await.unwrap();
         let head = format!(
@@ -448,35 +358,17 @@ async fn a_client_vanishing_mid_upload_leaves_a_resumable_purgeable_session() {
     assert_eq!(status.headers()["range"], "0-39999");
     // The client can resume from there and finish.
     let rest = data(6, 10_000);
-    let r = s
-        .client
-        .patch(s.url(&loc))
-        .header("Content-Range", "40000-49999")
-        .body(rest.clone())
-        .send()
-        .await
-        .unwrap();
+    let r = s.patch_chunk(&loc, 40_000, &rest).await;
     assert_eq!(r.status(), 202);
     let mut all = data(5, 40_000);
     all.extend_from_slice(&rest);
     let d = Digest::of(&all);
-    let put = s
-        .client
-        .put(s.url(&format!("{loc}?digest={d}")))
-        .send()
-        .await
-        .unwrap();
+    let put = s.send(Method::PUT, &format!("{loc}?digest={d}")).await;
     assert_eq!(put.status(), 201, "{}", put.text().await.unwrap());
 
     // Another abandoned session is purgeable by cancelling it.
-    let start = s
-        .client
-        .post(s.url("/v2/lib/a/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
-    let loc = start.headers()["location"].to_str().unwrap().to_string();
-    let del = s.client.delete(s.url(&loc)).send().await.unwrap();
+    let loc = s.start_upload("lib/a").await;
+    let del = s.send(Method::DELETE, &loc).await;
     assert_eq!(del.status(), 204);
     assert!(files_under(&s.root().join("uploads")).is_empty());
 }
@@ -485,12 +377,7 @@ async fn a_client_vanishing_mid_upload_leaves_a_resumable_purgeable_session() {
 async fn deletes_can_be_disabled() {
     let s = TestServer::start_with(|o| o.delete_enabled = false).await;
     let d = s.push_blob("a", b"x").await;
-    let r = s
-        .client
-        .delete(s.url(&format!("/v2/a/blobs/{d}")))
-        .send()
-        .await
-        .unwrap();
+    let r = s.send(Method::DELETE, &format!("/v2/a/blobs/{d}")).await;
     assert_eq!(r.status(), 405);
     assert_eq!(code(r).await, "UNSUPPORTED");
 }

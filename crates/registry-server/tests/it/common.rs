@@ -4,6 +4,7 @@
 use oci_model::Digest;
 use registry_server::Options;
 use registry_server::server::{self, AppState};
+pub use reqwest::Method;
 use reqwest::Response;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -74,6 +75,39 @@ impl TestServer {
 
     pub async fn get(&self, path: &str) -> Response {
         self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// `method path` without a body.
+    pub async fn send(&self, method: Method, path: &str) -> Response {
+        self.client
+            .request(method, self.url(path))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `PATCH loc` with `bytes` as the chunk starting at byte `from` (`Content-Range`).
+    pub async fn patch_chunk(&self, loc: &str, from: usize, bytes: &[u8]) -> Response {
+        self.client
+            .patch(self.url(loc))
+            .header(
+                "Content-Range",
+                format!("{from}-{}", from + bytes.len() - 1),
+            )
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Opens an upload session in `repo` (`POST /v2/<repo>/blobs/uploads/`, asserting 202);
+    /// its `Location`.
+    pub async fn start_upload(&self, repo: &str) -> String {
+        let r = self
+            .send(Method::POST, &format!("/v2/{repo}/blobs/uploads/"))
+            .await;
+        assert_eq!(r.status(), 202);
+        r.headers()["location"].to_str().unwrap().to_string()
     }
 
     /// Uploads a blob monolithically (`POST ?digest=`), asserting 201.

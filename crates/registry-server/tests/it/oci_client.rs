@@ -54,6 +54,13 @@ fn image(seed: u64) -> (Vec<ImageLayer>, Config) {
     (layers, config)
 }
 
+/// Pushes `layers` and `config` as `r` without credentials.
+async fn push_anonymous(c: &Client, r: &Reference, layers: &[ImageLayer], config: &Config) {
+    c.push(r, layers, config.clone(), &RegistryAuth::Anonymous, None)
+        .await
+        .unwrap();
+}
+
 async fn pull_and_compare(c: &Client, r: &Reference, layers: &[ImageLayer], config: &Config) {
     let pulled = c
         .pull(
@@ -91,9 +98,7 @@ async fn oci_client_pushes_and_pulls_monolithic_and_chunked() {
         let c = client(monolithic);
         let r = reference(&server, &format!("interop/app{seed}:v1"));
         let (layers, config) = image(seed);
-        c.push(&r, &layers, config.clone(), &RegistryAuth::Anonymous, None)
-            .await
-            .unwrap();
+        push_anonymous(&c, &r, &layers, &config).await;
         pull_and_compare(&c, &r, &layers, &config).await;
         for layer in &layers {
             assert!(c.blob_exists(&r, &layer.sha256_digest()).await.unwrap());
@@ -147,15 +152,7 @@ async fn oci_client_mounts_lists_tags_and_catalog() {
     let c = client(false);
     let src = reference(&server, "interop/src:v1");
     let (layers, config) = image(20);
-    c.push(
-        &src,
-        &layers,
-        config.clone(),
-        &RegistryAuth::Anonymous,
-        None,
-    )
-    .await
-    .unwrap();
+    push_anonymous(&c, &src, &layers, &config).await;
 
     // Cross-repository mount: the blob appears in the other repository without an upload.
     let dst = reference(&server, "interop/dst:v1");
@@ -167,9 +164,7 @@ async fn oci_client_mounts_lists_tags_and_catalog() {
     // Tags with `n`/`last` pagination.
     for tag in ["v2", "v3", "v4"] {
         let r = reference(&server, &format!("interop/src:{tag}"));
-        c.push(&r, &layers, config.clone(), &RegistryAuth::Anonymous, None)
-            .await
-            .unwrap();
+        push_anonymous(&c, &r, &layers, &config).await;
     }
     let first = c
         .list_tags(&src, &RegistryAuth::Anonymous, Some(2), None)
@@ -196,15 +191,7 @@ async fn oci_client_pushes_an_index_and_finds_referrers() {
     let c = client(false);
     let app = reference(&server, "interop/multi:amd64");
     let (layers, config) = image(30);
-    c.push(
-        &app,
-        &layers,
-        config.clone(),
-        &RegistryAuth::Anonymous,
-        None,
-    )
-    .await
-    .unwrap();
+    push_anonymous(&c, &app, &layers, &config).await;
     let (raw, digest) = c
         .pull_manifest_raw(
             &app,

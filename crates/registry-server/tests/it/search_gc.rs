@@ -85,12 +85,7 @@ async fn gc_sweeps_unreferenced_blobs_and_stale_uploads_only() {
     assert_eq!(r.status(), 201);
     let orphan = s.push_blob("lib/g", b"orphan blob").await;
     // A stale session (started two hours ago) and a fresh one.
-    let start = s
-        .client
-        .post(s.url("/v2/lib/g/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+    let start = s.send(Method::POST, "/v2/lib/g/blobs/uploads/").await;
     let stale = start.headers()["docker-upload-uuid"]
         .to_str()
         .unwrap()
@@ -105,12 +100,7 @@ async fn gc_sweeps_unreferenced_blobs_and_stale_uploads_only() {
         json!({"repo": "lib/g", "started": two_hours_ago}).to_string(),
     )
     .unwrap();
-    let start = s
-        .client
-        .post(s.url("/v2/lib/g/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+    let start = s.send(Method::POST, "/v2/lib/g/blobs/uploads/").await;
     let fresh = start.headers()["docker-upload-uuid"]
         .to_str()
         .unwrap()
@@ -172,11 +162,8 @@ async fn gc_sweeps_unreferenced_blobs_and_stale_uploads_only() {
             .unwrap()
             .to_string();
         let del = s
-            .client
-            .delete(s.url(&format!("/v2/lib/g/manifests/{d}")))
-            .send()
-            .await
-            .unwrap();
+            .send(Method::DELETE, &format!("/v2/lib/g/manifests/{d}"))
+            .await;
         assert_eq!(del.status(), 202);
     }
     let last = gc::collect(&*b, false, &mut |_| {}).unwrap();
