@@ -142,6 +142,19 @@ CREATE TABLE blob_conversions (
 "#,
 ];
 
+/// NotFound (`No such image: ID`) unless the image exists, inside a write transaction.
+fn ensure_image(tx: &rusqlite::Transaction<'_>, image_id: &str) -> Result<()> {
+    let exists: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM images WHERE id = ?1)")
+        .and_then(|mut s| s.query_row([image_id], |r| r.get(0)))
+        .map_err(db_err)?;
+    if exists {
+        Ok(())
+    } else {
+        Err(Error::not_found(format!("No such image: {image_id}")))
+    }
+}
+
 fn db_err(e: rusqlite::Error) -> Error {
     let kind = match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
@@ -743,13 +756,7 @@ impl Db {
     /// image the tag pointed at before when that was another image; a missing image is NotFound.
     pub fn add_tag(&self, repo: &str, tag: &str, image_id: &str) -> Result<Option<String>> {
         self.write(|tx| {
-            let exists: bool = tx
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM images WHERE id = ?1)")
-                .and_then(|mut s| s.query_row([image_id], |r| r.get(0)))
-                .map_err(db_err)?;
-            if !exists {
-                return Err(Error::not_found(format!("No such image: {image_id}")));
-            }
+            ensure_image(tx, image_id)?;
             let before: Option<String> = tx
                 .prepare_cached("SELECT image_id FROM tags WHERE repo = ?1 AND tag = ?2")
                 .and_then(|mut s| s.query_row(params![repo, tag], |r| r.get(0)).optional())
@@ -879,13 +886,7 @@ impl Db {
     /// NotFound.
     pub fn add_repo_digest(&self, repo: &str, digest: &Digest, image_id: &str) -> Result<()> {
         self.write(|tx| {
-            let exists: bool = tx
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM images WHERE id = ?1)")
-                .and_then(|mut s| s.query_row([image_id], |r| r.get(0)))
-                .map_err(db_err)?;
-            if !exists {
-                return Err(Error::not_found(format!("No such image: {image_id}")));
-            }
+            ensure_image(tx, image_id)?;
             tx.prepare_cached(
                 "INSERT INTO repo_digests (repo, digest, image_id) VALUES (?1, ?2, ?3) \
                  ON CONFLICT(repo, digest) DO UPDATE SET image_id = excluded.image_id",
