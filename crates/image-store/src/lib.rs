@@ -8,6 +8,7 @@
 pub mod config;
 pub mod container;
 pub mod content;
+pub mod fsutil;
 pub mod images;
 pub mod metadata;
 pub mod progress;

@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::content::ContentStore;
+use crate::fsutil;
 use crate::metadata::Db;
 use crate::snapshot::Snapshots;
 use oci_model::{Digest, Error, Result};
@@ -21,13 +22,14 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: &Path, config: Config) -> Result<Store> {
-        std::fs::create_dir_all(root).map_err(|e| {
+        fsutil::private_dir(root).map_err(|e| {
             Error::invalid(format!("cannot create store root {}: {e}", root.display()))
         })?;
         let root = root.canonicalize().map_err(|e| {
             Error::invalid(format!("cannot open store root {}: {e}", root.display()))
         })?;
-        std::fs::create_dir_all(root.join("locks")).map_err(|e| io_err("creating locks dir", e))?;
+        tighten_store(&root)?;
+        fsutil::private_dir(&root.join("locks")).map_err(|e| io_err("creating locks dir", e))?;
         let content = ContentStore::open(&root)?;
         let snapshots = Snapshots::open(&root)?;
         let db = Db::open(&root.join("metadata.db"))?;
@@ -65,6 +67,20 @@ impl Store {
         f.lock().map_err(|e| io_err("locking layer", e))?;
         Ok(f)
     }
+}
+
+/// The store's own directories: private (see [`fsutil`]). A store made by an older strata
+/// (0755 directories) is narrowed here, on every open, before anything reads from it.
+fn tighten_store(root: &Path) -> Result<()> {
+    fsutil::tighten(root).map_err(|e| io_err("making the store root private", e))?;
+    let entries = std::fs::read_dir(root).map_err(|e| io_err("reading the store root", e))?;
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            fsutil::tighten(&entry.path())
+                .map_err(|e| io_err(&format!("making {} private", entry.path().display()), e))?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn io_err(what: &str, e: std::io::Error) -> Error {

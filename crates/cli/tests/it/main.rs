@@ -12,6 +12,7 @@ mod images;
 mod import_commit;
 mod manifest;
 mod manifest_list;
+mod private_store;
 mod pull;
 mod push;
 mod registry;

@@ -159,7 +159,8 @@ pub fn create(store: &Store, image_id: &str, opts: &CreateOptions) -> Result<Con
     let id = super::generate_id()?;
     let hostname = id[..12].to_string();
     let dir = container_dir(store.root(), &id);
-    std::fs::create_dir_all(&dir).map_err(|e| internal(format!("create {}", dir.display()), e))?;
+    crate::fsutil::private_dir(&dir)
+        .map_err(|e| internal(format!("create {}", dir.display()), e))?;
     let result = (|| -> Result<ContainerRecord> {
         let driver = rootfs::mount(&store.snapshots, &id, &image.layers, None)?;
         let rootfs_path = rootfs_dir(store.root(), &id);

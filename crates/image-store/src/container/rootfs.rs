@@ -33,10 +33,18 @@ pub fn mount(
         work_dir(root, id),
         rootfs_dir(root, id),
     );
-    for d in [&upper, &work, &target] {
-        std::fs::create_dir_all(d)
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("create {}: {e}", d.display())))?;
-    }
+    // `upper/` becomes the container's `/` (its mode shows through the overlay); `work/` and the
+    // mount point are the store's own.
+    crate::fsutil::private_dir(&crate::container::container_dir(root, id))
+        .and_then(|()| crate::fsutil::content_root_dir(&upper))
+        .and_then(|()| crate::fsutil::private_dir(&work))
+        .and_then(|()| crate::fsutil::private_dir(&target))
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("create {}: {e}", upper.display()),
+            )
+        })?;
     let wanted = driver
         .and_then(Driver::parse)
         .unwrap_or_else(|| Driver::detect(root));

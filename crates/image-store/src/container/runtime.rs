@@ -166,7 +166,7 @@ impl CliRuntime {
     }
 
     fn log_file(&self, id: &str, what: &str) -> Result<PathBuf> {
-        std::fs::create_dir_all(&self.log_dir).map_err(|e| {
+        crate::fsutil::private_dir(&self.log_dir).map_err(|e| {
             Error::new(
                 ErrorKind::Internal,
                 format!("create {}: {e}", self.log_dir.display()),

@@ -64,7 +64,7 @@ impl ContentStore {
     /// Opens (creating if needed) the content store under `root`.
     pub fn open(root: &Path) -> Result<ContentStore> {
         for dir in [root.join("blobs").join("sha256"), root.join("ingest")] {
-            fs::create_dir_all(&dir)
+            crate::fsutil::private_dir(&dir)
                 .map_err(|e| io_err(format_args!("create {}", dir.display()), e))?;
         }
         Ok(ContentStore {
@@ -180,7 +180,7 @@ impl ContentStore {
         let dir = self.ingest_root().join(d.hex());
         let lock_path = dir.join("lock");
         let lock = loop {
-            fs::create_dir_all(&dir)
+            crate::fsutil::private_dir(&dir)
                 .map_err(|e| io_err(format_args!("create {}", dir.display()), e))?;
             let lock = match OpenOptions::new()
                 .read(true)

@@ -46,7 +46,7 @@ pub(crate) struct TempFile {
 impl TempFile {
     pub(crate) fn create(root: &Path, what: &str) -> Result<(TempFile, File)> {
         let dir = root.join("tmp");
-        fs::create_dir_all(&dir)
+        crate::fsutil::private_dir(&dir)
             .map_err(|e| io_err(format_args!("create {}", dir.display()), e))?;
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -79,13 +79,15 @@ impl Drop for TempView {
 /// Builds a read-only flattened view of `upper` over `layers` (layer directories, bottom first).
 fn flattened_view(root: &Path, layers: &[PathBuf], upper: &Path) -> Result<TempView> {
     let tmp = root.join("tmp");
-    fs::create_dir_all(&tmp).map_err(|e| internal(format!("create {}: {e}", tmp.display())))?;
+    crate::fsutil::private_dir(&tmp)
+        .map_err(|e| internal(format!("create {}: {e}", tmp.display())))?;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     let dir = tmp.join(format!("export-{}-{nanos}", std::process::id()));
-    fs::create_dir(&dir).map_err(|e| internal(format!("create {}: {e}", dir.display())))?;
+    crate::fsutil::private_dir_new(&dir)
+        .map_err(|e| internal(format!("create {}: {e}", dir.display())))?;
     let mut view = TempView {
         dir,
         mounted: false,

@@ -210,7 +210,7 @@ impl ManifestStore {
     /// Writes (or replaces) one entry of `list` atomically, creating the list if needed.
     pub fn save(&self, list: &Reference, manifest: &Reference, entry: &Fetched) -> Result<()> {
         let dir = self.list_dir(list);
-        fs::create_dir_all(&dir)
+        crate::fsutil::private_dir(&dir)
             .map_err(|e| io_error(format_args!("creating {}", dir.display()), e))?;
         write_file(&dir, &filesafe(&manifest.to_string()), &encode(entry)?)?;
         fsync_dir(&dir)
@@ -219,10 +219,10 @@ impl ManifestStore {
     /// Creates `list` with `entries` in one step: the directory appears whole or not at all.
     /// Fails with [`ErrorKind::AlreadyExists`] when the list exists.
     pub fn create(&self, list: &Reference, entries: &[(Reference, Fetched)]) -> Result<()> {
-        fs::create_dir_all(&self.dir)
+        crate::fsutil::private_dir(&self.dir)
             .map_err(|e| io_error(format_args!("creating {}", self.dir.display()), e))?;
         let tmp = self.dir.join(temp_name("new"));
-        fs::create_dir(&tmp)
+        crate::fsutil::private_dir_new(&tmp)
             .map_err(|e| io_error(format_args!("creating {}", tmp.display()), e))?;
         let result = (|| {
             for (manifest, entry) in entries {

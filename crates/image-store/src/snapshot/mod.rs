@@ -35,6 +35,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Environment variable forcing a driver: `overlay` or `copy`.
 pub const SNAPSHOTTER_ENV: &str = "STRATA_SNAPSHOTTER";
 
+/// Image views (`image mount`) are for looking at an image from the host: read-only, and
+/// `nosuid,nodev` so a setuid binary or a device node an image ships gives nobody anything
+/// there. (Container root filesystems keep setuid, as Docker's do: programs in the container
+/// rely on it; they are reachable only through the private store directory.)
+const VIEW_FLAGS: MountFlags = MountFlags::RDONLY
+    .union(MountFlags::NOSUID)
+    .union(MountFlags::NODEV);
+
 /// The kernel copies at most one page of mount option data.
 const MAX_MOUNT_DATA: usize = 4095;
 
@@ -138,8 +146,9 @@ fn probe_overlay(root: &Path) -> bool {
     }
     let dir = root.join(unique_name(".overlay-probe"));
     let ok = (|| -> io::Result<bool> {
+        crate::fsutil::private_dir(&dir)?;
         for sub in ["a", "b", "m"] {
-            fs::create_dir_all(dir.join(sub))?;
+            fs::create_dir(dir.join(sub))?;
         }
         let data = mount_data(format!(
             "lowerdir={}:{}",
@@ -265,7 +274,7 @@ impl Snapshots {
     /// Opens (creating directories if needed) the snapshots under `root`.
     pub fn open(root: &Path) -> Result<Snapshots> {
         for dir in [root.join("layers").join("tmp"), root.join("mounts")] {
-            fs::create_dir_all(&dir)
+            crate::fsutil::private_dir(&dir)
                 .map_err(|e| io_err(format_args!("create {}", dir.display()), e))?;
         }
         Ok(Snapshots {
@@ -297,12 +306,13 @@ impl Snapshots {
     /// A fresh, invisible directory to unpack a layer into.
     pub fn prepare(&self) -> Result<Prepared> {
         let entry = TmpEntry::new(&self.tmp(), "prepare")?;
-        let diff = entry.dir.join("diff");
+        let (dir, diff) = (entry.dir.clone(), entry.dir.join("diff"));
         let prepared = Prepared {
             entry: Some(entry),
             diff: diff.clone(),
         };
-        fs::create_dir_all(&diff)
+        crate::fsutil::private_dir_new(&dir)
+            .and_then(|()| crate::fsutil::content_root_dir(&diff))
             .map_err(|e| io_err(format_args!("create {}", diff.display()), e))?;
         Ok(prepared)
     }
@@ -428,7 +438,8 @@ impl Snapshots {
                 format!("view {name} already exists"),
             ));
         }
-        fs::create_dir_all(&merged)
+        crate::fsutil::private_dir(&dir)
+            .and_then(|()| fs::create_dir(&merged))
             .map_err(|e| io_err(format_args!("create {}", merged.display()), e))?;
         let result = match driver {
             Driver::Overlay => match self.mount_overlay(lowers, &merged) {
@@ -484,7 +495,7 @@ impl Snapshots {
             [only] => {
                 rustix::mount::mount_bind(self.layer_dir(only), merged)?;
                 if let Err(e) =
-                    rustix::mount::mount_remount(merged, MountFlags::BIND | MountFlags::RDONLY, "")
+                    rustix::mount::mount_remount(merged, MountFlags::BIND | VIEW_FLAGS, "")
                 {
                     let _ = rustix::mount::unmount(merged, UnmountFlags::DETACH);
                     return Err(e);
@@ -503,7 +514,7 @@ impl Snapshots {
                     "overlay",
                     merged,
                     "overlay",
-                    MountFlags::RDONLY,
+                    VIEW_FLAGS,
                     Some(data.as_c_str()),
                 )
             }
@@ -520,7 +531,7 @@ impl Snapshots {
         match rustix::mount::mount_bind(merged, merged) {
             Ok(()) => {
                 if let Err(e) =
-                    rustix::mount::mount_remount(merged, MountFlags::BIND | MountFlags::RDONLY, "")
+                    rustix::mount::mount_remount(merged, MountFlags::BIND | VIEW_FLAGS, "")
                 {
                     let _ = rustix::mount::unmount(merged, UnmountFlags::DETACH);
                     return Err(errno_err(
