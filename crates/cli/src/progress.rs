@@ -3,7 +3,7 @@
 //! `<id>: <status>` lines, with byte-counting updates dropped (so logs have no counters).
 
 use crate::format::units::human_size;
-use image_store::progress::{ProgressEvent, ProgressSink};
+use engine::progress::{ProgressEvent, ProgressSink};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -60,7 +60,7 @@ pub fn line_text(ev: &ProgressEvent, width: usize) -> String {
 /// No progress with `-q`, else [`stdout_sink`].
 pub fn sink(quiet: bool) -> ProgressSink {
     if quiet {
-        image_store::progress::discard()
+        engine::progress::discard()
     } else {
         stdout_sink()
     }

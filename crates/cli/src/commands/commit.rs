@@ -3,9 +3,9 @@
 
 use super::Ctx;
 use clap::Args;
-use image_store::container::lifecycle;
-use image_store::images::commit::{self as commit_op, CommitOptions};
-use image_store::images::tag;
+use engine::containers::lifecycle;
+use engine::images::commit::{self as commit_op, CommitOptions};
+use engine::images::tag;
 use oci_model::Result;
 
 #[derive(Args)]

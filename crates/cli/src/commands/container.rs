@@ -6,21 +6,21 @@ use crate::format::template::{Format, render, render_one};
 use crate::format::units::{human_duration, human_size};
 use crate::format::width::ellipsis;
 use clap::Args;
-use image_store::container::lifecycle::{self, CreateOptions, ExecRequest};
-use image_store::container::runtime::exit_code_of;
-use image_store::container::{logs, spec};
-use image_store::images::lookup;
-use image_store::images::pull::{self as pull_op, PullOptions};
-use image_store::metadata::ContainerRecord;
-use image_store::progress::ProgressEvent;
-use image_store::store::Store;
+use engine::containers::lifecycle::{self, CreateOptions, ExecRequest};
+use engine::images::lookup;
+use engine::images::pull::{self as pull_op, PullOptions};
+use engine::progress::ProgressEvent;
 use oci_model::reference::Reference;
 use oci_model::{Error, ErrorKind, Result, platform};
+use runtime::driver::exit_code_of;
+use runtime::{logs, spec};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use store::Store;
+use store::metadata::ContainerRecord;
 
 /// Prints `Error: <message>` and returns `code`.
 fn fail(e: &Error, code: u8) -> Result<u8> {
@@ -96,7 +96,7 @@ pub struct CreateArgs {
 }
 
 /// A plain stderr progress sink (`run` prints pull progress on stderr, as Docker does).
-fn stderr_sink() -> image_store::progress::ProgressSink {
+fn stderr_sink() -> engine::progress::ProgressSink {
     Arc::new(|ev: ProgressEvent| {
         if ev.detail.is_some_and(|(c, t)| c > 0 || t.unwrap_or(0) > 0) {
             return;
@@ -408,7 +408,7 @@ pub fn prune(ctx: &Ctx, a: PruneArgs) -> Result<u8> {
         if c.state == "running" {
             continue;
         }
-        let size = dir_size(&image_store::container::upper_dir(store.root(), &c.id));
+        let size = dir_size(&runtime::upper_dir(store.root(), &c.id));
         lifecycle::remove(&store, &c, false)?;
         reclaimed += size;
         deleted.push(c.id);
@@ -706,7 +706,7 @@ pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<u8> {
         Ok(c) => c,
         Err(e) => return fail(&e, 1),
     };
-    let path = image_store::container::log_path(store.root(), &c.id);
+    let path = runtime::log_path(store.root(), &c.id);
     let (entries, mut offset) = logs::read_all(&path)?;
     let skip = match a.tail.as_str() {
         "all" | "" => 0,
@@ -832,7 +832,7 @@ pub fn inspect_value(store: &Store, c: &ContainerRecord) -> Value {
         "ResolvConfPath": "",
         "HostnamePath": "",
         "HostsPath": "",
-        "LogPath": image_store::container::log_path(root, &c.id),
+        "LogPath": runtime::log_path(root, &c.id),
         "Name": format!("/{}", c.name),
         "RestartCount": 0,
         "Driver": get("Driver"),
@@ -846,9 +846,9 @@ pub fn inspect_value(store: &Store, c: &ContainerRecord) -> Value {
         "GraphDriver": {
             "Data": {
                 "LowerDir": lower.join(":"),
-                "MergedDir": image_store::container::rootfs_dir(root, &c.id),
-                "UpperDir": image_store::container::upper_dir(root, &c.id),
-                "WorkDir": image_store::container::work_dir(root, &c.id),
+                "MergedDir": runtime::rootfs_dir(root, &c.id),
+                "UpperDir": runtime::upper_dir(root, &c.id),
+                "WorkDir": runtime::work_dir(root, &c.id),
             },
             "Name": get("Driver"),
         },
@@ -892,7 +892,7 @@ pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<u8> {
     match a.format.as_deref() {
         None | Some("") | Some("json") => {
             if a.format.is_none() || !values.is_empty() {
-                println!("{}", image_store::images::inspect::to_docker_json(&values));
+                println!("{}", engine::images::inspect::to_docker_json(&values));
             }
         }
         Some(t) => {

@@ -3,8 +3,8 @@
 
 use super::Ctx;
 use clap::Args;
-use image_store::container::lifecycle;
-use image_store::images::export as export_op;
+use engine::containers::lifecycle;
+use engine::images::export as export_op;
 use oci_model::{Error, ErrorKind, Result};
 use std::io::{IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;

@@ -8,8 +8,8 @@ use crate::format::template::{self, Format};
 use crate::format::units::{human_duration, human_size_with_precision};
 use crate::format::width::ellipsis;
 use clap::{ArgAction, Args};
-use image_store::images::history::{self, HistoryRow};
-use image_store::images::lookup;
+use engine::images::history::{self, HistoryRow};
+use engine::images::lookup;
 use oci_model::Result;
 use serde_json::{Value, json};
 

@@ -4,8 +4,8 @@ use super::Ctx;
 use crate::format::template::{Format, render};
 use crate::format::units::{human_duration, human_size_with_precision};
 use clap::Args;
-use image_store::images::filter::ImageFilter;
-use image_store::list::{self, ImageRow};
+use engine::images::filter::ImageFilter;
+use engine::images::list::{self, ImageRow};
 use oci_model::Result;
 
 #[derive(Args)]
@@ -267,8 +267,8 @@ mod tests {
 
     #[test]
     fn default_view_matches_the_template_path() {
-        use image_store::metadata::ImageRecord;
         use std::sync::Arc;
+        use store::metadata::ImageRecord;
         let image = |id: &str, size: u64, created: i64| {
             Arc::new(ImageRecord {
                 id: format!("sha256:{id:0>64}"),

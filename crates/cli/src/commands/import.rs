@@ -6,7 +6,7 @@
 use super::Ctx;
 use crate::progress;
 use clap::Args;
-use image_store::images::import::{self as import_op, ImportOptions, ImportSource};
+use engine::images::import::{self as import_op, ImportOptions, ImportSource};
 use oci_model::{Result, platform};
 
 #[derive(Args)]

@@ -7,7 +7,7 @@ use super::Ctx;
 use crate::format::template::render_one;
 use crate::format::units::bytes_size;
 use clap::Args;
-use image_store::images::info::{self, INDEX_SERVER_ADDRESS, Info};
+use engine::images::info::{self, INDEX_SERVER_ADDRESS, Info};
 use oci_model::Result;
 
 #[derive(Args)]

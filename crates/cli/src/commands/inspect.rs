@@ -9,8 +9,8 @@
 use super::Ctx;
 use crate::format::template::{Format, Parsed, from_json, go_json_of_serde, go_struct};
 use clap::Args;
+use engine::images::{inspect, lookup};
 use gotmpl::Value;
-use image_store::images::{inspect, lookup};
 use oci_model::Result;
 
 #[derive(Args)]

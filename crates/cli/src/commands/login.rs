@@ -3,8 +3,8 @@
 
 use super::Ctx;
 use clap::Args;
-use image_store::registry_client::{erase_credentials, store_credentials};
 use oci_model::{Error, Result};
+use registry_client::{erase_credentials, store_credentials};
 use std::io::{BufRead, Write};
 
 const DOCKER_HUB: &str = "https://index.docker.io/v1/";

@@ -4,10 +4,10 @@
 
 use super::Ctx;
 use clap::Args;
-use image_store::images::manifest_inspect;
-use image_store::images::manifest_list::{self, Annotation, ManifestStore, normalize};
-use image_store::registry_client::{ClientOptions, RegistryClient};
+use engine::images::manifest_inspect;
+use engine::images::manifest_list::{self, Annotation, ManifestStore, normalize};
 use oci_model::Result;
+use registry_client::{ClientOptions, RegistryClient};
 use std::io::Write as _;
 
 #[derive(Args)]

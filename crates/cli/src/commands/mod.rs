@@ -20,13 +20,13 @@ pub mod system;
 pub mod tag;
 
 use crate::{Cli, Command, ContainerCommand, Global, ImageCommand, ManifestCommand, SystemCommand};
-use image_store::config::{Config, default_config_path, default_root};
-use image_store::registry_client::{ClientOptions, RegistryClient};
-use image_store::store::Store;
 use oci_model::Result;
 use oci_model::reference::Reference;
+use registry_client::{ClientOptions, RegistryClient};
 use std::path::PathBuf;
 use std::sync::Arc;
+use store::Store;
+use store::config::{Config, default_config_path, default_root};
 
 pub struct Ctx {
     pub global: Global,

@@ -2,7 +2,7 @@
 
 use super::Ctx;
 use clap::Args;
-use image_store::images::{lookup, mount as mount_op};
+use engine::images::{lookup, mount as mount_op};
 use oci_model::Result;
 
 #[derive(Args)]

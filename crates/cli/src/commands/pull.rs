@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::progress;
 use clap::Args;
-use image_store::images::pull::{self as pull_op, PullOptions};
+use engine::images::pull::{self as pull_op, PullOptions};
 use oci_model::reference::Reference;
 use oci_model::{Error, Result, platform};
 

@@ -3,11 +3,11 @@
 use super::Ctx;
 use crate::progress;
 use clap::Args;
-use image_store::images::push::{self as push_op, PushOptions};
-use image_store::registry_client::{UploadMode, UploadOptions};
+use engine::images::push::{self as push_op, PushOptions};
 use oci_model::media_type::Compression;
 use oci_model::reference::Reference;
 use oci_model::{Error, Result};
+use registry_client::{UploadMode, UploadOptions};
 
 #[derive(Args)]
 pub struct PushArgs {

@@ -7,11 +7,11 @@
 
 use crate::Global;
 use clap::{Args, Subcommand};
-use image_store::config::default_root;
 use oci_model::{Error, ErrorKind, Result};
 use registry_server::storage::fs::FsBackend;
 use registry_server::{ConfigFile, Options, gc, search, server};
 use std::path::PathBuf;
+use store::config::default_root;
 
 #[derive(Subcommand)]
 pub enum RegistryCommand {

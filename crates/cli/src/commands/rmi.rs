@@ -1,15 +1,15 @@
 //! `rmi` / `image rm` / `image remove`, `image prune` and `system prune`: the CLI side of
-//! image removal (the rules live in `image_store::images::{remove, prune, gc}`).
+//! image removal (the rules live in `engine::images::{remove, prune, gc}`).
 
 use super::Ctx;
 use crate::format::units::human_size;
 use clap::Args;
-use image_store::container::lifecycle;
-use image_store::images::prune::{PruneFilter, prune};
-use image_store::images::remove::{RemoveEvent, remove};
-use image_store::store::Store;
+use engine::containers::lifecycle;
+use engine::images::prune::{PruneFilter, prune};
+use engine::images::remove::{RemoveEvent, remove};
 use oci_model::{ErrorKind, Result};
 use std::io::Write;
+use store::Store;
 
 #[derive(Args)]
 pub struct RmiArgs {
@@ -165,7 +165,7 @@ pub fn system_prune(ctx: &Ctx, a: SystemPruneArgs) -> Result<u8> {
         if c.state == "running" {
             continue;
         }
-        let size = dir_size(&image_store::container::upper_dir(store.root(), &c.id));
+        let size = dir_size(&runtime::upper_dir(store.root(), &c.id));
         match lifecycle::remove(&store, &c, false) {
             Ok(()) => {
                 reclaimed += size;
@@ -183,7 +183,7 @@ pub fn system_prune(ctx: &Ctx, a: SystemPruneArgs) -> Result<u8> {
     if !text.is_empty() {
         println!("{text}");
     }
-    image_store::images::gc::collect(&store, image_store::images::gc::ORPHAN_GRACE)?;
+    store::gc::collect(&store, store::gc::ORPHAN_GRACE)?;
     println!("Total reclaimed space: {}", human_size(reclaimed));
     Ok(0)
 }

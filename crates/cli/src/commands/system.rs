@@ -8,7 +8,7 @@ use crate::format::table::tabwrite;
 use crate::format::template::{self, Format};
 use crate::format::units::{human_size, human_size_with_precision};
 use clap::Args;
-use image_store::images::df::{self, DiskUsage, ImageUsage};
+use engine::images::df::{self, DiskUsage, ImageUsage};
 use oci_model::Result;
 use serde_json::{Value, json};
 

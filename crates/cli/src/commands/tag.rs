@@ -4,7 +4,7 @@
 
 use super::Ctx;
 use clap::Args;
-use image_store::images::tag;
+use engine::images::tag;
 use oci_model::Result;
 
 #[derive(Args)]

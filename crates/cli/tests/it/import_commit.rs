@@ -325,9 +325,9 @@ fn import_busybox(env: &Env, repo: &str) -> Option<String> {
 /// a process in it would have made, in the upper directory in overlay form: a new file and a
 /// deleted one (a 0/0 character device).
 fn container_with_changes(env: &Env, image: &str) -> String {
-    use image_store::container::{self, lifecycle};
-    let store = image_store::store::Store::open(&env.root(), Default::default()).unwrap();
-    let id = image_store::images::lookup::find_image(&store.db(), image).unwrap();
+    use engine::containers::lifecycle;
+    let store = store::Store::open(&env.root(), Default::default()).unwrap();
+    let id = engine::images::lookup::find_image(&store.db(), image).unwrap();
     let c = lifecycle::create(
         &store,
         &id,
@@ -343,7 +343,7 @@ fn container_with_changes(env: &Env, image: &str) -> String {
         },
     )
     .unwrap();
-    let upper = container::upper_dir(store.root(), &c.id);
+    let upper = runtime::upper_dir(store.root(), &c.id);
     std::fs::create_dir_all(upper.join("etc")).unwrap();
     std::fs::write(upper.join("etc/new"), b"new\n").unwrap();
     let gone = std::ffi::CString::new(upper.join("etc/gone").to_str().unwrap()).unwrap();

@@ -547,9 +547,9 @@ fn committed_image_is_pushed_and_pulled_back() {
     env.ok(&["pull", "-q", &base]);
     // A container whose upper directory holds a new file (no process needs to run).
     {
-        use image_store::container::{self, lifecycle};
-        let store = image_store::store::Store::open(&env.root(), Default::default()).unwrap();
-        let id = image_store::images::lookup::find_image(&store.db(), &base).unwrap();
+        use engine::containers::lifecycle;
+        let store = store::Store::open(&env.root(), Default::default()).unwrap();
+        let id = engine::images::lookup::find_image(&store.db(), &base).unwrap();
         let c = lifecycle::create(
             &store,
             &id,
@@ -561,7 +561,7 @@ fn committed_image_is_pushed_and_pulled_back() {
             },
         )
         .unwrap();
-        let upper = container::upper_dir(store.root(), &c.id);
+        let upper = runtime::upper_dir(store.root(), &c.id);
         std::fs::create_dir_all(upper.join("etc")).unwrap();
         std::fs::write(upper.join("etc/new"), b"new\n").unwrap();
     }

@@ -1,0 +1,8 @@
+//! Layers: the tar applier that unpacks a layer stream into a directory ([`unpack`]), layer
+//! snapshots by ChainID and the union views over them ([`snapshot`]), and the way back — a
+//! directory or a container's changes as a layer tar ([`archive`], [`changes`]).
+
+pub mod archive;
+pub mod changes;
+pub mod snapshot;
+pub mod unpack;
