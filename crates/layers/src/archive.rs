@@ -9,7 +9,7 @@
 //! directory marked `trusted.overlay.opaque=y` is followed by a `.wh..wh..opq` entry, and
 //! overlayfs' own `trusted.overlay.*` xattrs are left out.
 
-use oci_model::{Error, ErrorKind, Result};
+use oci_model::{Error, Result};
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::{self, File, Metadata};
@@ -41,10 +41,6 @@ pub struct TreeStats {
     pub whiteouts: u64,
 }
 
-fn io_err(context: impl std::fmt::Display, e: io::Error) -> Error {
-    Error::new(ErrorKind::Internal, format!("{context}: {e}"))
-}
-
 /// Writes the tree under `root` (not including `root` itself) as a tar stream to `out`, ends
 /// the archive, and returns `out` with the stats.
 pub fn write_tree<W: Write>(root: &Path, mode: TreeMode, out: W) -> Result<(W, TreeStats)> {
@@ -59,7 +55,7 @@ pub fn write_tree<W: Write>(root: &Path, mode: TreeMode, out: W) -> Result<(W, T
     let out = w
         .builder
         .into_inner()
-        .map_err(|e| io_err("finishing tar stream", e))?;
+        .map_err(|e| Error::internal("finishing tar stream", e))?;
     Ok((out, w.stats))
 }
 
@@ -80,9 +76,9 @@ fn xattrs(path: &Path) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
             Err(rustix::io::Errno::RANGE) => names.resize(names.len() * 4, 0),
             Err(rustix::io::Errno::NOTSUP) => return Ok(Vec::new()),
             Err(e) => {
-                return Err(io_err(
+                return Err(Error::internal(
                     format_args!("listing xattrs of {}", path.display()),
-                    e.into(),
+                    std::io::Error::from(e),
                 ));
             }
         }
@@ -97,9 +93,9 @@ fn xattrs(path: &Path) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
                 Err(rustix::io::Errno::RANGE) => value.resize(value.len() * 4, 0),
                 Err(rustix::io::Errno::NODATA) => break None,
                 Err(e) => {
-                    return Err(io_err(
+                    return Err(Error::internal(
                         format_args!("reading xattr of {}", path.display()),
-                        e.into(),
+                        std::io::Error::from(e),
                     ));
                 }
             }
@@ -130,16 +126,16 @@ fn is_whiteout(meta: &Metadata) -> bool {
 impl<W: Write> TreeWriter<W> {
     fn dir(&mut self, dir: &Path, rel: &Path) -> Result<()> {
         let mut names: Vec<_> = fs::read_dir(dir)
-            .map_err(|e| io_err(format_args!("reading {}", dir.display()), e))?
+            .map_err(|e| Error::internal(format_args!("reading {}", dir.display()), e))?
             .map(|e| e.map(|e| e.file_name()))
             .collect::<io::Result<_>>()
-            .map_err(|e| io_err(format_args!("reading {}", dir.display()), e))?;
+            .map_err(|e| Error::internal(format_args!("reading {}", dir.display()), e))?;
         names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         for name in names {
             let path = dir.join(&name);
             let rel = rel.join(&name);
             let meta = fs::symlink_metadata(&path)
-                .map_err(|e| io_err(format_args!("stat {}", path.display()), e))?;
+                .map_err(|e| Error::internal(format_args!("stat {}", path.display()), e))?;
             self.entry(&path, &rel, &meta)?;
             if meta.is_dir() {
                 self.dir(&path, &rel)?;
@@ -165,7 +161,7 @@ impl<W: Write> TreeWriter<W> {
         }
         self.builder
             .append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), *v)))
-            .map_err(|e| io_err("writing xattrs", e))
+            .map_err(|e| Error::internal("writing xattrs", e))
     }
 
     fn entry(&mut self, path: &Path, rel: &Path, meta: &Metadata) -> Result<()> {
@@ -209,7 +205,7 @@ impl<W: Write> TreeWriter<W> {
                 h.set_entry_type(tar::EntryType::Link);
                 self.builder
                     .append_link(&mut h, rel, &first)
-                    .map_err(|e| io_err(format_args!("writing {}", rel.display()), e))?;
+                    .map_err(|e| Error::internal(format_args!("writing {}", rel.display()), e))?;
                 self.stats.entries += 1;
                 return Ok(());
             }
@@ -218,15 +214,15 @@ impl<W: Write> TreeWriter<W> {
         self.pax_xattrs(&attrs)?;
         if ft.is_symlink() {
             let target = fs::read_link(path)
-                .map_err(|e| io_err(format_args!("readlink {}", path.display()), e))?;
+                .map_err(|e| Error::internal(format_args!("readlink {}", path.display()), e))?;
             h.set_entry_type(tar::EntryType::Symlink);
             self.builder
                 .append_link(&mut h, rel, &target)
-                .map_err(|e| io_err(format_args!("writing {}", rel.display()), e))?;
+                .map_err(|e| Error::internal(format_args!("writing {}", rel.display()), e))?;
             self.stats.entries += 1;
         } else if ft.is_file() {
-            let file =
-                File::open(path).map_err(|e| io_err(format_args!("open {}", path.display()), e))?;
+            let file = File::open(path)
+                .map_err(|e| Error::internal(format_args!("open {}", path.display()), e))?;
             h.set_entry_type(tar::EntryType::Regular);
             h.set_size(meta.len());
             // A file that changes size while being read would corrupt the stream: read exactly
@@ -249,7 +245,7 @@ impl<W: Write> TreeWriter<W> {
                 let rdev = meta.rdev();
                 h.set_device_major(rustix::fs::major(rdev))
                     .and_then(|()| h.set_device_minor(rustix::fs::minor(rdev)))
-                    .map_err(|e| io_err(format_args!("device {}", rel.display()), e))?;
+                    .map_err(|e| Error::internal(format_args!("device {}", rel.display()), e))?;
             }
             self.append(&mut h, rel, io::empty())?;
         }
@@ -259,7 +255,7 @@ impl<W: Write> TreeWriter<W> {
     fn append(&mut self, h: &mut tar::Header, name: &Path, data: impl io::Read) -> Result<()> {
         self.builder
             .append_data(h, name, data)
-            .map_err(|e| io_err(format_args!("writing {}", name.display()), e))?;
+            .map_err(|e| Error::internal(format_args!("writing {}", name.display()), e))?;
         self.stats.entries += 1;
         Ok(())
     }

@@ -142,108 +142,29 @@ impl ImageConfig {
         }
     }
 
-    /// `created` as seconds since the Unix epoch; `None` when absent or not RFC 3339.
-    pub fn created_unix(&self) -> Option<i64> {
-        self.created.as_deref().and_then(parse_rfc3339)
-    }
-
     /// The layers' ChainIDs (see [`chain_ids`]).
     pub fn chain_ids(&self) -> Vec<Digest> {
         chain_ids(&self.rootfs.diff_ids)
     }
 }
 
-/// OCI ChainIDs: `chain[0] = diff[0]`, `chain[n] = sha256(chain[n-1] + " " + diff[n])`.
+/// The OCI ChainID of a layer with DiffID `diff_id` on top of the layer whose ChainID is
+/// `parent`: the DiffID itself at the bottom, else `sha256(parent + " " + diff_id)`.
+pub fn chain_id(parent: Option<&Digest>, diff_id: &Digest) -> Digest {
+    match parent {
+        None => diff_id.clone(),
+        Some(p) => Digest::of(format!("{p} {diff_id}").as_bytes()),
+    }
+}
+
+/// The ChainIDs of a stack of layers, bottom first ([`chain_id`] of each on the one below).
 pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
     let mut out: Vec<Digest> = Vec::with_capacity(diff_ids.len());
     for d in diff_ids {
-        let next = match out.last() {
-            None => d.clone(),
-            Some(prev) => Digest::of(format!("{prev} {d}").as_bytes()),
-        };
+        let next = chain_id(out.last(), d);
         out.push(next);
     }
     out
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Unix seconds → `YYYY-MM-DDTHH:MM:SSZ` (UTC, no fraction); the date is the inverse of
-/// [`days_from_civil`].
-pub fn rfc3339_utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` → Unix seconds (fraction dropped).
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = b.get(r)?;
-        if part.iter().all(u8::is_ascii_digit) {
-            std::str::from_utf8(part).ok()?.parse().ok()
-        } else {
-            None
-        }
-    };
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
-        return None;
-    }
-    let mut i = 19;
-    if b[i] == b'.' {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-    }
-    let offset = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
-            let o = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
-            if *sign == b'+' { o } else { -o }
-        }
-        _ => return None,
-    };
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec - offset)
 }
 
 #[cfg(test)]
@@ -319,7 +240,7 @@ mod tests {
         assert_eq!(p.os_features.as_deref(), Some(&["win32k".to_string()][..]));
         assert!(c.config.is_none());
         assert!(c.history.is_empty());
-        assert_eq!(c.created_unix(), None);
+        assert_eq!(c.created, None);
     }
 
     #[test]
@@ -360,40 +281,5 @@ mod tests {
         assert_eq!(got, want);
         assert!(chain_ids(&[]).is_empty());
         assert_eq!(chain_ids(&diffs[..1]), diffs[..1]);
-    }
-
-    #[test]
-    fn rfc3339_utc_formats_and_round_trips() {
-        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339_utc(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339_utc(1_709_251_199), "2024-02-29T23:59:59Z");
-        assert_eq!(rfc3339_utc(4_107_542_399), "2100-02-28T23:59:59Z");
-        for secs in [0, 951_825_600, 1_706_315_456, 4_107_542_399] {
-            assert_eq!(parse_rfc3339(&rfc3339_utc(secs)), Some(secs as i64));
-        }
-    }
-
-    #[test]
-    fn created_times() {
-        let at = |s: &str| parse_rfc3339(s);
-        assert_eq!(at("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(at("2024-01-27T00:30:56.150969528Z"), Some(1_706_315_456));
-        assert_eq!(at("2024-01-27T02:30:56+02:00"), Some(1_706_315_456));
-        assert_eq!(at("2024-01-26T23:30:56-01:00"), Some(1_706_315_456));
-        assert_eq!(at("2000-02-29T12:00:00Z"), Some(951_825_600));
-        assert_eq!(at("0001-01-01T00:00:00Z"), Some(-62_135_596_800));
-        for bad in [
-            "",
-            "2024-01-27",
-            "2024-13-01T00:00:00Z",
-            "2024-01-27T00:30:56",
-            "2024-01-27T00:30:56.Z",
-            "2024-01-27T00:30:56Zjunk",
-        ] {
-            assert_eq!(at(bad), None, "{bad}");
-        }
-        let c = ImageConfig::parse(docker_config().as_bytes()).unwrap();
-        assert_eq!(c.created_unix(), Some(1_706_315_456));
     }
 }

@@ -5,11 +5,13 @@
 
 pub mod digest;
 pub mod error;
+pub mod gojson;
 pub mod image_config;
 pub mod manifest;
 pub mod media_type;
 pub mod platform;
 pub mod reference;
+pub mod time;
 
 pub use digest::{Digest, Sha256Writer};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, IoResultExt, Result};

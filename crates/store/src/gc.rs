@@ -1,7 +1,7 @@
 //! Garbage collection of layers and blobs, and the leases that protect what a pull (or any
 //! other writer) is still putting together.
 //!
-//! **Leases.** A writer records a lease (`leases` table: owner pid + `(kind, key)` resources,
+//! **Leases** ([`crate::leases`]). A writer records a lease (`leases` table: owner pid + `(kind, key)` resources,
 //! kinds `"blob"` and `"layer"`) *before* it looks at or writes those resources, and drops it
 //! once the image record that references them is committed. Leases of dead processes are swept
 //! ([`Db::remove_dead_leases`](crate::metadata::Db::remove_dead_leases)).
@@ -26,102 +26,17 @@
 //! the content store's own sweep.
 
 use crate::Store;
+use crate::leases::lock;
 use crate::metadata::LayerRecord;
-use oci_model::{Digest, Error, ErrorKind, Result};
+use oci_model::{Digest, Error, Result};
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// Layer directories and blobs that no row refers to are only swept by [`collect`] once they
 /// are this old: a writer that does not take leases (an older strata) gets time to record them.
 pub const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
-
-fn io_err(what: impl std::fmt::Display, e: std::io::Error) -> Error {
-    Error::new(ErrorKind::Internal, format!("{what}: {e}"))
-}
-
-/// The store-wide GC lock, held until dropped.
-pub struct GcLock {
-    _file: File,
-}
-
-/// Takes the store-wide GC lock (blocking).
-pub fn lock(store: &Store) -> Result<GcLock> {
-    let path = store.root().join("locks").join("gc");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| io_err(format_args!("open {}", path.display()), e))?;
-    file.lock()
-        .map_err(|e| io_err(format_args!("lock {}", path.display()), e))?;
-    Ok(GcLock { _file: file })
-}
-
-/// A lease id unique to this process and moment: `<what>-<pid>-<seq>-<nanos>` (the pid lets the
-/// collector sweep leases of dead processes).
-pub fn lease_id(what: &str) -> String {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    format!(
-        "{what}-{}-{}-{nanos}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A lease owned by this process, removed when dropped (and swept if the process dies).
-pub struct Lease {
-    store: Arc<Store>,
-    id: String,
-}
-
-impl Lease {
-    /// Creates a lease protecting `blobs` and `layers` (ChainIDs).
-    pub fn new(
-        store: &Arc<Store>,
-        what: &str,
-        blobs: &[Digest],
-        layers: &[Digest],
-    ) -> Result<Lease> {
-        let lease = Lease {
-            store: store.clone(),
-            id: lease_id(what),
-        };
-        lease.add(blobs, layers)?;
-        Ok(lease)
-    }
-
-    /// Adds resources to the lease.
-    pub fn add(&self, blobs: &[Digest], layers: &[Digest]) -> Result<()> {
-        let blobs: Vec<String> = blobs.iter().map(|d| d.to_string()).collect();
-        let layers: Vec<String> = layers.iter().map(|d| d.to_string()).collect();
-        let resources: Vec<(&str, &str)> = blobs
-            .iter()
-            .map(|b| ("blob", b.as_str()))
-            .chain(layers.iter().map(|l| ("layer", l.as_str())))
-            .collect();
-        let _gc = lock(&self.store)?;
-        self.store.db().add_lease(&self.id, &resources)
-    }
-
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        let _ = self.store.db().remove_lease(&self.id);
-    }
-}
 
 /// Removes one unused, unleased layer: row first, then directory (see the module notes).
 /// Must be called with the GC lock held. A layer whose unpack lock someone holds is in use and
@@ -136,12 +51,12 @@ fn remove_layer(store: &Store, chain_id: &Digest) -> Result<Option<LayerRecord>>
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| io_err(format_args!("open {}", path.display()), e))?;
+        .map_err(|e| Error::internal(format_args!("open {}", path.display()), e))?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
         Err(std::fs::TryLockError::Error(e)) => {
-            return Err(io_err(format_args!("lock {}", path.display()), e));
+            return Err(Error::internal(format_args!("lock {}", path.display()), e));
         }
     }
     let Some(record) = store.db().remove_layer_if_unused(chain_id)? else {
@@ -163,7 +78,7 @@ fn remove_unreferenced_blobs(store: &Store, candidates: &[Digest]) -> Result<Vec
         match std::fs::remove_file(store.content.blob_path(d)) {
             Ok(()) => removed.push(d.clone()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(format_args!("remove blob {d}"), e)),
+            Err(e) => return Err(Error::internal(format_args!("remove blob {d}"), e)),
         }
     }
     Ok(removed)
@@ -246,7 +161,7 @@ pub fn collect(store: &Store, grace: Duration) -> Result<GcReport> {
                 .truncate(false)
                 .write(true)
                 .open(&path)
-                .map_err(|e| io_err(format_args!("open {}", path.display()), e))?;
+                .map_err(|e| Error::internal(format_args!("open {}", path.display()), e))?;
             if lock.try_lock().is_ok() && store.db().layer(&chain_id)?.is_none() {
                 store.snapshots.remove(&chain_id)?;
                 report.orphan_layer_dirs += 1;

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod content;
 pub mod gc;
+pub mod leases;
 pub mod metadata;
 
 use crate::config::Config;
@@ -34,7 +35,8 @@ impl Store {
             Error::invalid(format!("cannot open store root {}: {e}", root.display()))
         })?;
         tighten_store(&root)?;
-        fsutil::private_dir(&root.join("locks")).map_err(|e| io_err("creating locks dir", e))?;
+        fsutil::private_dir(&root.join("locks"))
+            .map_err(|e| Error::internal("creating locks dir", e))?;
         let content = ContentStore::open(&root)?;
         let snapshots = Snapshots::open(&root)?;
         let db = Db::open(&root.join("metadata.db"))?;
@@ -68,8 +70,8 @@ impl Store {
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|e| io_err("opening layer lock", e))?;
-        f.lock().map_err(|e| io_err("locking layer", e))?;
+            .map_err(|e| Error::internal("opening layer lock", e))?;
+        f.lock().map_err(|e| Error::internal("locking layer", e))?;
         Ok(f)
     }
 }
@@ -77,17 +79,15 @@ impl Store {
 /// The store's own directories: private (see [`fsutil`]). A store made by an older strata
 /// (0755 directories) is narrowed here, on every open, before anything reads from it.
 fn tighten_store(root: &Path) -> Result<()> {
-    fsutil::tighten(root).map_err(|e| io_err("making the store root private", e))?;
-    let entries = std::fs::read_dir(root).map_err(|e| io_err("reading the store root", e))?;
+    fsutil::tighten(root).map_err(|e| Error::internal("making the store root private", e))?;
+    let entries =
+        std::fs::read_dir(root).map_err(|e| Error::internal("reading the store root", e))?;
     for entry in entries.flatten() {
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            fsutil::tighten(&entry.path())
-                .map_err(|e| io_err(&format!("making {} private", entry.path().display()), e))?;
+            fsutil::tighten(&entry.path()).map_err(|e| {
+                Error::internal(format!("making {} private", entry.path().display()), e)
+            })?;
         }
     }
     Ok(())
-}
-
-pub(crate) fn io_err(what: &str, e: std::io::Error) -> Error {
-    Error::new(oci_model::ErrorKind::Internal, format!("{what}: {e}"))
 }

@@ -137,7 +137,7 @@ pub fn run(ctx: &Ctx, a: HistoryArgs) -> Result<u8> {
         Format::Table(None) if a.quiet => fields.iter().map(|f| format!("{}\n", f.id)).collect(),
         Format::Json => fields
             .iter()
-            .map(|f| format!("{}\n", go_marshal(&f.to_json())))
+            .map(|f| format!("{}\n", oci_model::gojson::marshal(&f.to_json())))
             .collect(),
         _ => {
             let default = if a.human {
@@ -151,21 +151,6 @@ pub fn run(ctx: &Ctx, a: HistoryArgs) -> Result<u8> {
     };
     print!("{out}");
     Ok(0)
-}
-
-/// Go's `json.Marshal`, which docker/cli's formatter contexts use for `json`: `<`, `>`, `&`,
-/// U+2028 and U+2029 escaped as `\u003c`, … (so `<missing>` is `\u003cmissing\u003e`).
-pub fn go_marshal(v: &Value) -> String {
-    let mut out = String::new();
-    for c in v.to_string().chars() {
-        match c {
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -206,7 +191,7 @@ mod tests {
         assert_eq!(f.size, "1500");
         assert_eq!(f.created_since, f.created_at);
         assert_eq!(
-            go_marshal(&serde_json::json!({"ID": "<missing>", "B": "a&b"})),
+            oci_model::gojson::marshal(&serde_json::json!({"ID": "<missing>", "B": "a&b"})),
             r#"{"ID":"\u003cmissing\u003e","B":"a\u0026b"}"#
         );
     }

@@ -2,7 +2,6 @@
 //! over the numbers image-store computes from the metadata database.
 
 use super::Ctx;
-use super::history::go_marshal;
 use super::images::created_since;
 use crate::format::table::tabwrite;
 use crate::format::template::{self, Format};
@@ -10,6 +9,7 @@ use crate::format::units::{human_size, human_size_with_precision};
 use clap::Args;
 use engine::images::df::{self, DiskUsage, ImageUsage};
 use oci_model::Result;
+use oci_model::gojson::marshal as go_marshal;
 use serde_json::{Value, json};
 
 #[derive(Args)]

@@ -10,6 +10,7 @@
 
 use gotmpl::parse::{CommandNode, Expr, ListNode, Node, PipeNode};
 use gotmpl::{MissingKey, Template, Value, ValueFunc};
+use oci_model::gojson;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -222,52 +223,7 @@ fn go_exp(f: f64) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// JSON, as Go's encoder with SetEscapeHTML(false)
-
-fn json_string(out: &mut String, s: &str) {
-    json_string_esc(out, s, false)
-}
-
-fn json_string_esc(out: &mut String, s: &str, html: bool) {
-    use std::fmt::Write;
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '<' | '>' | '&' if html => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// encoding/json float64: `f` format, `e` below 1e-6 or from 1e21 (with `e-7`, not `e-07`).
-fn json_float(f: f64) -> String {
-    let a = f.abs();
-    if a != 0.0 && !(1e-6..1e21).contains(&a) {
-        let s = format!("{f:e}");
-        match s.split_once('e') {
-            Some((m, e)) if e.starts_with('-') => format!("{m}e{e}"),
-            Some((m, e)) => format!("{m}e+{e}"),
-            None => s,
-        }
-    } else {
-        format!("{f}")
-    }
-}
+// JSON, as Go's encoder with SetEscapeHTML(false) (the escapes: `oci_model::gojson`)
 
 fn go_json_into(out: &mut String, v: &Value) -> Result<(), String> {
     match v {
@@ -279,9 +235,9 @@ fn go_json_into(out: &mut String, v: &Value) -> Result<(), String> {
             if !f.is_finite() {
                 return Err(format!("json: unsupported value: {}", go_float_v(*f)));
             }
-            out.push_str(&json_float(*f))
+            out.push_str(&gojson::float(*f))
         }
-        Value::String(s) => json_string(out, s),
+        Value::String(s) => gojson::write_string(out, s, false),
         Value::List(l) => {
             out.push('[');
             for (i, x) in l.iter().enumerate() {
@@ -302,7 +258,7 @@ fn go_json_into(out: &mut String, v: &Value) -> Result<(), String> {
                 if i > 0 {
                     out.push(',');
                 }
-                json_string(out, k);
+                gojson::write_string(out, k, false);
                 out.push(':');
                 go_json_into(out, x)?;
             }
@@ -320,47 +276,11 @@ pub fn go_json(v: &Value) -> Result<String, String> {
     Ok(s)
 }
 
-fn go_json_serde_into(out: &mut String, v: &serde_json::Value) {
-    match v {
-        serde_json::Value::Null => out.push_str("null"),
-        serde_json::Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => out.push_str(&i.to_string()),
-            (_, Some(u), _) => out.push_str(&u.to_string()),
-            (_, _, Some(f)) => out.push_str(&json_float(f)),
-            _ => out.push_str(&n.to_string()),
-        },
-        serde_json::Value::String(s) => json_string(out, s),
-        serde_json::Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                go_json_serde_into(out, x);
-            }
-            out.push(']');
-        }
-        serde_json::Value::Object(o) => {
-            out.push('{');
-            for (i, (k, x)) in o.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                json_string(out, k);
-                out.push(':');
-                go_json_serde_into(out, x);
-            }
-            out.push('}');
-        }
-    }
-}
-
 /// Compact JSON of a serde value in its own key order, escaped as Go's encoder without HTML
 /// escaping does.
 pub fn go_json_of_serde(v: &serde_json::Value) -> String {
     let mut s = String::new();
-    go_json_serde_into(&mut s, v);
+    gojson::write_value(&mut s, v, false);
     s
 }
 
@@ -375,10 +295,10 @@ pub fn context_row(v: &serde_json::Value) -> Value {
         if i > 0 {
             json.push(',');
         }
-        json_string_esc(&mut json, k, true);
+        gojson::write_string(&mut json, k, true);
         json.push(':');
         match x {
-            Value::String(t) => json_string_esc(&mut json, t, true),
+            Value::String(t) => gojson::write_string(&mut json, t, true),
             other => {
                 let _ = go_json_into(&mut json, other);
             }
@@ -905,10 +825,6 @@ mod tests {
             one("{{json .S}}", json!({"S": "a\"b\n\u{1}\u{2028}"})),
             r#""a\"b\n\u0001\u2028""#
         );
-        assert_eq!(json_float(1e21), "1e+21");
-        assert_eq!(json_float(1e-7), "1e-7");
-        assert_eq!(json_float(0.5), "0.5");
-        assert_eq!(json_float(100.0), "100");
     }
 
     #[test]

@@ -12,19 +12,15 @@ use oci_model::media_type::Compression;
 use oci_model::reference::Reference;
 use oci_model::{Digest, Error, ErrorKind, Result, Sha256Writer};
 use serde_json::{Map, Value, json};
-use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::ops::Deref;
 use store::Store;
+use store::leases::Lease;
 use store::metadata::{ImageRecord, LayerRecord};
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-
-fn io_err(context: impl std::fmt::Display, e: io::Error) -> Error {
-    Error::new(ErrorKind::Internal, format!("{context}: {e}"))
-}
 
 /// A layer in the content store and unpacked as a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,35 +34,15 @@ pub struct NewLayer {
     pub size: u64,
 }
 
-/// A file under `<root>/tmp/` removed when dropped.
-pub(crate) struct TempFile {
-    pub(crate) path: PathBuf,
-}
-
-impl TempFile {
-    pub(crate) fn create(root: &Path, what: &str) -> Result<(TempFile, File)> {
-        let dir = root.join("tmp");
-        fsutil::private_dir(&dir)
-            .map_err(|e| io_err(format_args!("create {}", dir.display()), e))?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let path = dir.join(format!("{what}-{}-{nanos}", std::process::id()));
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| io_err(format_args!("create {}", path.display()), e))?;
-        Ok((TempFile { path }, file))
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
-    }
+/// A temporary file under `<root>/tmp/` (removed on drop; swept on the next start if killed).
+pub(crate) fn temp_file(store: &Store, what: &str) -> Result<(fsutil::TempFile, std::fs::File)> {
+    let dir = store.root().join("tmp");
+    fsutil::TempFile::create_in(&dir, what).map_err(|e| {
+        Error::internal(
+            format_args!("create a temporary file in {}", dir.display()),
+            e,
+        )
+    })
 }
 
 /// A writer that hashes what passes through it.
@@ -86,64 +62,17 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-/// A lease protecting what an import or commit is putting together (kinds `"blob"` and
-/// `"layer"`, by digest / ChainID) until its image is recorded, under the same protocol as the
-/// garbage collector's: the lease is added while holding `<root>/locks/gc`, so a collection is
-/// either finished before the lease exists or sees it. Leases of dead processes are swept by the
-/// collector; [`WriteLease::release`] drops it.
-pub struct WriteLease {
-    id: String,
-}
-
-impl WriteLease {
-    pub fn new(what: &str) -> WriteLease {
-        WriteLease {
-            id: store::gc::lease_id(what),
-        }
-    }
-
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// Protects `blobs` and `layers` (ChainIDs).
-    pub fn add(&self, store: &Store, blobs: &[&Digest], layers: &[&Digest]) -> Result<()> {
-        let _gc = store::gc::lock(store)?;
-        let blobs: Vec<String> = blobs.iter().map(|d| d.to_string()).collect();
-        let layers: Vec<String> = layers.iter().map(|d| d.to_string()).collect();
-        let resources: Vec<(&str, &str)> = blobs
-            .iter()
-            .map(|b| ("blob", b.as_str()))
-            .chain(layers.iter().map(|l| ("layer", l.as_str())))
-            .collect();
-        store.db().add_lease(&self.id, &resources)
-    }
-
-    /// Drops the lease (best effort: a leftover is swept once this process is gone).
-    pub fn release(&self, store: &Store) {
-        let _ = store.db().remove_lease(&self.id);
-    }
-}
-
-/// The ChainID of a layer with DiffID `diff_id` on top of `parent`.
-pub fn chain_id(parent: Option<&Digest>, diff_id: &Digest) -> Digest {
-    match parent {
-        None => diff_id.clone(),
-        Some(p) => Digest::of(format!("{p} {diff_id}").as_bytes()),
-    }
-}
-
 /// Streams the uncompressed tar `plain` into a gzip layer blob, then unpacks it as the
 /// snapshot on top of `parent` (a ChainID) and records the layer. The blob and the layer are
 /// added to `lease` before they are stored, so they survive a concurrent garbage collection
 /// until the caller has recorded its image.
-pub fn store_layer<R: Read>(
+pub fn store_layer<R: Read, S: Deref<Target = Store>>(
     store: &Store,
     mut plain: R,
     parent: Option<&Digest>,
-    lease: &WriteLease,
+    lease: &Lease<S>,
 ) -> Result<NewLayer> {
-    let (tmp, file) = TempFile::create(store.root(), "layer")?;
+    let (tmp, file) = temp_file(store, "layer")?;
     let compressed = Hashing {
         inner: BufWriter::with_capacity(256 * 1024, file),
         hash: Sha256Writer::new(),
@@ -161,17 +90,22 @@ pub fn store_layer<R: Read>(
     let mut compressed = outer
         .inner
         .finish()
-        .map_err(|e| io_err("compressing layer", e))?;
-    compressed.flush().map_err(|e| io_err("writing layer", e))?;
+        .map_err(|e| Error::internal("compressing layer", e))?;
+    compressed
+        .flush()
+        .map_err(|e| Error::internal("writing layer", e))?;
     let blob_digest = compressed.hash.digest();
     let compressed_size = compressed.hash.len();
     drop(compressed);
-    let chain = chain_id(parent, &diff_id);
-    lease.add(store, &[&blob_digest], &[&chain])?;
+    let chain = oci_model::image_config::chain_id(parent, &diff_id);
+    lease.add(
+        std::slice::from_ref(&blob_digest),
+        std::slice::from_ref(&chain),
+    )?;
 
     store
         .content
-        .write_blob_from_file(&blob_digest, compressed_size, &tmp.path)?;
+        .write_blob_from_file(&blob_digest, compressed_size, tmp.path())?;
     drop(tmp);
     // Made here: the layers `push --compression` may re-encode.
     store
@@ -267,11 +201,6 @@ pub fn docker_runtime_config(c: &ContainerConfig) -> Value {
     Value::Object(o)
 }
 
-/// Now, as Docker writes `created` (RFC 3339, nanoseconds, UTC).
-pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().to_string()
-}
-
 /// Writes the config (`config` serialized once; its digest is the image ID) and an OCI manifest
 /// over `layers` (the image's full layer list, bottom first) into the content store, and records
 /// the image, tagged `name` when given. Returns the image ID.
@@ -309,10 +238,7 @@ pub fn write_image(
         manifest_digest: manifest_digest.to_string(),
         manifest_media_type: OCI_MANIFEST.into(),
         config_size: config_bytes.len() as u64,
-        created_unix: created
-            .parse::<jiff::Timestamp>()
-            .map(|t| t.as_second())
-            .unwrap_or(0),
+        created_unix: oci_model::time::parse_rfc3339(&created).unwrap_or(0),
         created,
         architecture: parsed.architecture.clone(),
         os: parsed.os.clone(),
@@ -323,7 +249,7 @@ pub fn write_image(
             .and_then(|c| c.labels.clone())
             .unwrap_or_default(),
         size: layers.iter().map(|l| l.size).sum(),
-        added_unix: jiff::Timestamp::now().as_second(),
+        added_unix: oci_model::time::now_unix(),
         last_tag_time: None,
         layers: layers.iter().map(|l| l.chain_id.clone()).collect(),
     };
@@ -380,7 +306,7 @@ mod tests {
         h.set_mtime(0);
         b.append_data(&mut h, "f", &b"hi"[..]).unwrap();
         let plain = b.into_inner().unwrap();
-        let lease = WriteLease::new("test");
+        let lease = Lease::new(&store, "test", &[], &[]).unwrap();
         let layer = store_layer(&store, plain.as_slice(), None, &lease).unwrap();
         assert_eq!(layer.diff_id, Digest::of(&plain));
         assert_eq!(layer.chain_id, layer.diff_id);
@@ -395,7 +321,7 @@ mod tests {
             .read_to_end(&mut unzipped)
             .unwrap();
         assert_eq!(unzipped, plain);
-        lease.release(&store);
+        drop(lease);
         assert!(
             !store
                 .db()
@@ -403,13 +329,14 @@ mod tests {
                 .unwrap()
         );
         // A second layer on top gets the ChainID of the pair; the same bytes again are reused.
+        let lease = Lease::new(&store, "test", &[], &[]).unwrap();
         let again = store_layer(&store, plain.as_slice(), Some(&layer.chain_id), &lease).unwrap();
         assert_eq!(
             again.chain_id,
             Digest::of(format!("{} {}", layer.chain_id, layer.diff_id).as_bytes())
         );
         assert_eq!(again.blob_digest, layer.blob_digest);
-        lease.release(&store);
+        drop(lease);
         // Nothing spooled is left behind.
         assert_eq!(
             std::fs::read_dir(store.root().join("tmp")).unwrap().count(),

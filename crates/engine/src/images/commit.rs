@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
 use store::Store;
+use store::leases::Lease;
 use store::metadata::ContainerRecord;
 
 #[derive(Debug, Clone, Default)]
@@ -199,24 +200,19 @@ pub fn commit_upper(
         })?
         .next()
         .is_none();
-    let lease = build::WriteLease::new("commit");
-    let result = (|| {
-        // The parent's layers are kept by the parent image (and the container using it); the
-        // lease covers them anyway, in case the parent is removed while this commit runs.
-        let chains: Vec<&Digest> = layers.iter().map(|l| &l.chain_id).collect();
-        let blobs: Vec<&Digest> = layers.iter().map(|l| &l.blob_digest).collect();
-        lease.add(store, &blobs, &chains)?;
-        let mut layers = layers.clone();
-        let mut new_diff: Option<Digest> = None;
-        if !empty {
-            let layer = tar_layer(store, upper, layers.last().map(|l| &l.chain_id), &lease)?;
-            new_diff = Some(layer.diff_id.clone());
-            layers.push(layer);
-        }
-        write_commit(store, &parent, runtime, container, opts, layers, new_diff)
-    })();
-    lease.release(store);
-    result
+    // The parent's layers are kept by the parent image (and the container using it); the
+    // lease covers them anyway, in case the parent is removed while this commit runs.
+    let chains: Vec<Digest> = layers.iter().map(|l| l.chain_id.clone()).collect();
+    let blobs: Vec<Digest> = layers.iter().map(|l| l.blob_digest.clone()).collect();
+    let lease = Lease::new(store, "commit", &blobs, &chains)?;
+    let mut layers = layers.clone();
+    let mut new_diff: Option<Digest> = None;
+    if !empty {
+        let layer = tar_layer(store, upper, layers.last().map(|l| &l.chain_id), &lease)?;
+        new_diff = Some(layer.diff_id.clone());
+        layers.push(layer);
+    }
+    write_commit(store, &parent, runtime, container, opts, layers, new_diff)
 }
 
 fn write_commit(
@@ -228,7 +224,7 @@ fn write_commit(
     layers: Vec<NewLayer>,
     new_diff: Option<Digest>,
 ) -> Result<String> {
-    let created = build::now_rfc3339();
+    let created = oci_model::time::now_rfc3339();
     let author = opts.author.clone().filter(|a| !a.is_empty());
     let comment = opts.message.clone().filter(|m| !m.is_empty());
     let mut entry = Map::new();
@@ -296,7 +292,7 @@ fn tar_layer(
     store: &Store,
     upper: &Path,
     parent: Option<&Digest>,
-    lease: &build::WriteLease,
+    lease: &Lease<&Store>,
 ) -> Result<NewLayer> {
     let (reader, writer) = std::io::pipe()
         .map_err(|e| Error::new(ErrorKind::Internal, format!("creating pipe: {e}")))?;

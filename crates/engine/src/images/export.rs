@@ -8,16 +8,12 @@
 
 use layers::archive::{self, TreeMode};
 use layers::unpack::{self, UnpackOptions};
-use oci_model::{Error, ErrorKind, Result};
+use oci_model::{Error, Result};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use store::Store;
 use store::metadata::ContainerRecord;
-
-fn internal(msg: String) -> Error {
-    Error::new(ErrorKind::Internal, msg)
-}
 
 /// Whether `path` is a mount point of this process's mount namespace.
 pub fn is_mount_point(path: &Path) -> bool {
@@ -79,14 +75,15 @@ impl Drop for TempView {
 /// Builds a read-only flattened view of `upper` over `layers` (layer directories, bottom first).
 fn flattened_view(root: &Path, layers: &[PathBuf], upper: &Path) -> Result<TempView> {
     let tmp = root.join("tmp");
-    fsutil::private_dir(&tmp).map_err(|e| internal(format!("create {}: {e}", tmp.display())))?;
+    fsutil::private_dir(&tmp)
+        .map_err(|e| Error::internal(format!("create {}", tmp.display()), e))?;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     let dir = tmp.join(format!("export-{}-{nanos}", std::process::id()));
     fsutil::private_dir_new(&dir)
-        .map_err(|e| internal(format!("create {}: {e}", dir.display())))?;
+        .map_err(|e| Error::internal(format!("create {}", dir.display()), e))?;
     let mut view = TempView {
         dir,
         mounted: false,

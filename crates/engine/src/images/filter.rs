@@ -25,10 +25,8 @@ pub struct ImageFilter {
 
 /// The image's created time in nanoseconds (the config string, else the stored seconds).
 pub fn created_nanos(image: &ImageRecord) -> i128 {
-    image
-        .created
-        .parse::<jiff::Timestamp>()
-        .map(|t| t.as_nanosecond())
+    oci_model::time::parse_rfc3339_nanos(&image.created)
+        .map(|(secs, nanos)| i128::from(secs) * 1_000_000_000 + i128::from(nanos))
         .unwrap_or(image.created_unix as i128 * 1_000_000_000)
 }
 

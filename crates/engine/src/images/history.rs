@@ -27,8 +27,7 @@ pub struct HistoryRow {
 
 fn created_unix(v: Option<&Value>) -> i64 {
     v.and_then(Value::as_str)
-        .and_then(|s| s.parse::<jiff::Timestamp>().ok())
-        .map(|t| t.as_second())
+        .and_then(oci_model::time::parse_rfc3339)
         .unwrap_or(GO_ZERO_UNIX)
 }
 

@@ -20,6 +20,7 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 use store::Store;
+use store::leases::Lease;
 use tokio::sync::mpsc;
 
 /// Where the tarball comes from.
@@ -150,10 +151,8 @@ pub async fn import(
     changes::apply_changes(&mut runtime, &opts.changes)?;
     let platform = platform::normalize(&opts.platform.clone().unwrap_or_else(platform::host));
 
-    let lease = Arc::new(build::WriteLease::new("import"));
-    let result = import_leased(store, &source, &opts, &runtime, &platform, &lease, progress).await;
-    lease.release(store);
-    result
+    let lease = Arc::new(Lease::new(store.clone(), "import", &[], &[])?);
+    import_leased(store, &source, &opts, &runtime, &platform, &lease, progress).await
 }
 
 async fn import_leased(
@@ -162,7 +161,7 @@ async fn import_leased(
     opts: &ImportOptions,
     runtime: &ContainerConfig,
     platform: &Platform,
-    lease: &Arc<build::WriteLease>,
+    lease: &Arc<Lease>,
     progress: &ProgressSink,
 ) -> Result<String> {
     let layer = match source {
@@ -223,14 +222,14 @@ async fn import_leased(
         .clone()
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| format!("Imported from {}", source.name()));
-    let created = build::now_rfc3339();
+    let created = oci_model::time::now_rfc3339();
     let config = import_config(platform, runtime, &comment, &created, &layer.diff_id);
     let store = store.clone();
     let reference = opts.reference.clone();
     blocking(move || build::write_image(&store, &config, &[layer], reference.as_ref())).await
 }
 
-fn layer_from<R: Read>(store: &Store, input: R, lease: &build::WriteLease) -> Result<NewLayer> {
+fn layer_from<R: Read>(store: &Store, input: R, lease: &Lease) -> Result<NewLayer> {
     let plain = decompressed(input)?;
     build::store_layer(store, plain, None, lease)
 }

@@ -1,7 +1,7 @@
 //! `manifest inspect`: a manifest or manifest list straight from the registry, printed the way the
 //! docker CLI prints it (docker-image-semantics §7.4; checked against docker 28.2).
 //!
-//! - A single manifest: the registry's bytes re-indented with tabs ([`go_indent`], a port of Go's
+//! - A single manifest: the registry's bytes re-indented with tabs ([`gojson::indent`], a port of Go's
 //!   `json.Indent`: key order, number spelling and string escapes stay as received).
 //! - A manifest list or OCI index: re-synthesized as a list of `{mediaType, size, digest,
 //!   platform}` entries, indented with three spaces. Its `mediaType` is the OCI index type when
@@ -21,7 +21,7 @@ use futures_util::StreamExt;
 use oci_model::manifest::{self, Parsed};
 use oci_model::platform::Platform;
 use oci_model::reference::Reference;
-use oci_model::{Digest, Error, ErrorKind, Result, media_type};
+use oci_model::{Digest, Error, ErrorKind, Result, gojson, media_type};
 use registry_client::resolve;
 use registry_client::{RegistryClient, RegistryError};
 use std::fmt::Write as _;
@@ -131,9 +131,9 @@ pub fn print_manifest(m: &Fetched, verbose: bool) -> Result<String> {
     let mut out = if verbose {
         let mut compact = String::new();
         write_image_manifest(&mut compact, m)?;
-        go_indent(compact.as_bytes(), "", "\t")?
+        gojson::indent(compact.as_bytes(), "", "\t").map_err(|_| invalid_json())?
     } else {
-        go_indent(&m.bytes, "", "\t")?
+        gojson::indent(&m.bytes, "", "\t").map_err(|_| invalid_json())?
     };
     out.push('\n');
     Ok(out)
@@ -155,7 +155,7 @@ pub fn print_list(children: &[Fetched], verbose: bool) -> Result<String> {
     } else {
         (synthesized_list(children), "   ")
     };
-    let mut out = go_indent(text.as_bytes(), "", indent)?;
+    let mut out = gojson::indent(text.as_bytes(), "", indent).map_err(|_| invalid_json())?;
     out.push('\n');
     Ok(out)
 }
@@ -278,12 +278,12 @@ pub fn platform_from_config(config: &[u8]) -> Result<Platform> {
 /// fields left out (Go's `omitempty`).
 fn write_platform(out: &mut String, p: &Platform) {
     out.push_str("{\"architecture\":");
-    go_string(out, &p.architecture);
+    gojson::write_string_html(out, &p.architecture);
     out.push_str(",\"os\":");
-    go_string(out, &p.os);
+    gojson::write_string_html(out, &p.os);
     if let Some(v) = p.os_version.as_deref().filter(|v| !v.is_empty()) {
         out.push_str(",\"os.version\":");
-        go_string(out, v);
+        gojson::write_string_html(out, v);
     }
     if let Some(f) = p.os_features.as_ref().filter(|f| !f.is_empty()) {
         out.push_str(",\"os.features\":[");
@@ -291,13 +291,13 @@ fn write_platform(out: &mut String, p: &Platform) {
             if i > 0 {
                 out.push(',');
             }
-            go_string(out, s);
+            gojson::write_string_html(out, s);
         }
         out.push(']');
     }
     if let Some(v) = p.variant.as_deref().filter(|v| !v.is_empty()) {
         out.push_str(",\"variant\":");
-        go_string(out, v);
+        gojson::write_string_html(out, v);
     }
     out.push('}');
 }
@@ -305,11 +305,11 @@ fn write_platform(out: &mut String, p: &Platform) {
 /// One verbose `ImageManifest` object, compact.
 fn write_image_manifest(out: &mut String, m: &Fetched) -> Result<()> {
     out.push_str("{\"Ref\":");
-    go_string(out, &m.reference);
+    gojson::write_string_html(out, &m.reference);
     out.push_str(",\"Descriptor\":{\"mediaType\":");
-    go_string(out, &m.media_type);
+    gojson::write_string_html(out, &m.media_type);
     out.push_str(",\"digest\":");
-    go_string(out, &m.digest.to_string());
+    gojson::write_string_html(out, &m.digest.to_string());
     let _ = write!(out, ",\"size\":{}", m.bytes.len());
     if let Some(p) = &m.platform {
         out.push_str(",\"platform\":");
@@ -324,7 +324,7 @@ fn write_image_manifest(out: &mut String, m: &Fetched) -> Result<()> {
         "OCIManifest"
     };
     let _ = write!(out, ",\"{key}\":");
-    go_compact_escaped(out, &m.bytes)?;
+    gojson::compact_html(out, &m.bytes).map_err(|_| invalid_json())?;
     out.push('}');
     Ok(())
 }
@@ -347,18 +347,19 @@ pub(crate) fn list_type_for(children: &[Fetched]) -> &'static str {
 /// The list docker pushes: [`synthesized_list_of_type`] indented with three spaces, no newline
 /// after it (distribution's `json.MarshalIndent(…, "", "   ")`).
 pub(crate) fn list_bytes(children: &[Fetched], list_type: &str) -> Result<Vec<u8>> {
-    Ok(go_indent(
+    Ok(gojson::indent(
         synthesized_list_of_type(children, list_type).as_bytes(),
         "",
         "   ",
-    )?
+    )
+    .map_err(|_| invalid_json())?
     .into_bytes())
 }
 
 /// A manifest list (or index) of `list_type` over `children`, compact.
 fn synthesized_list_of_type(children: &[Fetched], list_type: &str) -> String {
     let mut out = String::from("{\"schemaVersion\":2,\"mediaType\":");
-    go_string(&mut out, list_type);
+    gojson::write_string_html(&mut out, list_type);
     out.push_str(",\"manifests\":[");
     for (i, c) in children.iter().enumerate() {
         if i > 0 {
@@ -367,11 +368,11 @@ fn synthesized_list_of_type(children: &[Fetched], list_type: &str) -> String {
         out.push('{');
         if !c.media_type.is_empty() {
             out.push_str("\"mediaType\":");
-            go_string(&mut out, &c.media_type);
+            gojson::write_string_html(&mut out, &c.media_type);
             out.push(',');
         }
         let _ = write!(out, "\"size\":{},\"digest\":", c.bytes.len());
-        go_string(&mut out, &c.digest.to_string());
+        gojson::write_string_html(&mut out, &c.digest.to_string());
         out.push_str(",\"platform\":");
         write_platform(
             &mut out,
@@ -383,184 +384,13 @@ fn synthesized_list_of_type(children: &[Fetched], list_type: &str) -> String {
     out
 }
 
-/// A JSON string as Go's `encoding/json` writes it: `<`, `>`, `&`, U+2028 and U+2029 escaped as
-/// `\u…`, `\b \f \n \r \t` short, other control characters as `\u00xx`.
-pub fn go_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 fn invalid_json() -> Error {
     Error::new(ErrorKind::DataCorrupt, "manifest is not valid JSON")
-}
-
-/// Go's `json.Compact` with HTML escaping (what `json.Marshal` does to a `MarshalJSON` result):
-/// insignificant whitespace removed, `<`, `>`, `&`, U+2028, U+2029 written as `\u…` escapes.
-/// The input must be one JSON value (it is checked).
-fn go_compact_escaped(out: &mut String, src: &[u8]) -> Result<()> {
-    let text = std::str::from_utf8(src).map_err(|_| invalid_json())?;
-    serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|_| invalid_json())?;
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in text.chars() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-        } else if matches!(c, ' ' | '\t' | '\n' | '\r') {
-            continue;
-        }
-        match c {
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    Ok(())
-}
-
-/// Go's `json.Indent(dst, src, prefix, indent)` over one JSON value: whitespace before and
-/// inside the value dropped, whitespace after it kept; each element on its own line with
-/// `prefix` and `indent` × depth; `": "` after keys; empty `{}` and `[]` stay as they are.
-/// Everything else — key order, numbers, string escapes — is copied byte for byte.
-pub fn go_indent(src: &[u8], prefix: &str, indent: &str) -> Result<String> {
-    let text = std::str::from_utf8(src).map_err(|_| invalid_json())?;
-    serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|_| invalid_json())?;
-    let is_ws = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
-    let body = text.trim_start_matches(is_ws);
-    let value = body.trim_end_matches(is_ws);
-    let trailing = &body[value.len()..];
-    let mut out = String::with_capacity(text.len() * 2);
-    let newline = |out: &mut String, depth: usize| {
-        out.push('\n');
-        out.push_str(prefix);
-        for _ in 0..depth {
-            out.push_str(indent);
-        }
-    };
-    let mut depth = 0usize;
-    let mut need_indent = false;
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in value.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-            continue;
-        }
-        if is_ws(c) {
-            continue;
-        }
-        let closes = c == '}' || c == ']';
-        if need_indent && !closes {
-            need_indent = false;
-            depth += 1;
-            newline(&mut out, depth);
-        }
-        match c {
-            '"' => {
-                in_string = true;
-                out.push(c);
-            }
-            '{' | '[' => {
-                need_indent = true;
-                out.push(c);
-            }
-            ',' => {
-                out.push(c);
-                newline(&mut out, depth);
-            }
-            ':' => out.push_str(": "),
-            '}' | ']' => {
-                if need_indent {
-                    need_indent = false;
-                } else {
-                    depth = depth.saturating_sub(1);
-                    newline(&mut out, depth);
-                }
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push_str(trailing);
-    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn indent_matches_go_layout() {
-        let src = br#"  {"b":1,"a":[ ],"c":{},"d":[1.50,2e3,{"x":"y, \"z\": [w]"}],"e":true}"#;
-        let want = "{\n\t\"b\": 1,\n\t\"a\": [],\n\t\"c\": {},\n\t\"d\": [\n\t\t1.50,\n\t\t2e3,\n\t\t{\n\t\t\t\"x\": \"y, \\\"z\\\": [w]\"\n\t\t}\n\t],\n\t\"e\": true\n}";
-        assert_eq!(go_indent(src, "", "\t").unwrap(), want);
-    }
-
-    #[test]
-    fn indent_keeps_trailing_whitespace_and_prefix() {
-        assert_eq!(
-            go_indent(b"\n {\"a\" : [1, 2]}\n", ">", "  ").unwrap(),
-            "{\n>  \"a\": [\n>    1,\n>    2\n>  ]\n>}\n"
-        );
-        assert_eq!(go_indent(b"\"<x>\" ", "", "\t").unwrap(), "\"<x>\" ");
-    }
-
-    #[test]
-    fn indent_refuses_invalid_json() {
-        assert!(go_indent(b"{\"a\":", "", "\t").is_err());
-        assert!(go_indent(b"{} {}", "", "\t").is_err());
-    }
-
-    #[test]
-    fn compact_escapes_html_like_go() {
-        let mut out = String::new();
-        go_compact_escaped(
-            &mut out,
-            "{ \"a\" : \"<b> & \u{2028}\",\n \"n\": 1.0 }".as_bytes(),
-        )
-        .unwrap();
-        assert_eq!(out, r#"{"a":"\u003cb\u003e \u0026 \u2028","n":1.0}"#);
-    }
-
-    #[test]
-    fn strings_are_escaped_like_go() {
-        let mut out = String::new();
-        go_string(&mut out, "a\"\\\n\t\u{1}\u{8}<&>é");
-        assert_eq!(out, r#""a\"\\\n\t\u0001\b\u003c\u0026\u003eé""#);
-    }
 
     #[test]
     fn platform_from_config_reads_oci_platform_fields() {

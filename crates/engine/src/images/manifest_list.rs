@@ -15,7 +15,7 @@
 //! the same list: one wins, the other is told the list exists); `rm` renames the directory away
 //! before deleting it. Temporary names start with `.` and are never read as lists or entries.
 
-use super::build::{Hashing, TempFile};
+use super::build::Hashing;
 use super::manifest_inspect::{self, Fetched, fetch_error, fetch_reference, platform_from_config};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -30,10 +30,9 @@ use registry_client::{
     MountOutcome, RegistryClient, RegistryError, RegistryErrorKind, UploadOptions,
 };
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File};
+use std::fs::{self};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Manifests fetched at once by `create`.
 const FETCHES: usize = 4;
@@ -51,32 +50,6 @@ pub fn normalize(s: &str) -> Result<Reference> {
 /// docker/cli `makeFilesafeName`.
 fn filesafe(reference: &str) -> String {
     reference.replace(':', "%").replace('/', "#")
-}
-
-fn io_error(what: impl std::fmt::Display, e: io::Error) -> Error {
-    let kind = match e.kind() {
-        io::ErrorKind::NotFound => ErrorKind::NotFound,
-        io::ErrorKind::AlreadyExists => ErrorKind::AlreadyExists,
-        _ => ErrorKind::Internal,
-    };
-    Error::new(kind, format!("{what}: {e}"))
-}
-
-/// A name for a temporary file or directory next to its final place.
-fn temp_name(tag: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!(".{tag}-{}-{nanos}-{n}", std::process::id())
-}
-
-fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| io_error(format_args!("fsync {}", dir.display()), e))
 }
 
 /// The on-disk form of an entry.
@@ -173,7 +146,7 @@ impl ManifestStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(Error::not_found(format!("No such manifest: {list}")));
             }
-            Err(e) => return Err(io_error(format_args!("reading {}", dir.display()), e)),
+            Err(e) => return Err(Error::io(format_args!("reading {}", dir.display()), e)),
         };
         let mut names: Vec<String> = rd
             .filter_map(|e| e.ok())
@@ -186,7 +159,7 @@ impl ManifestStore {
             .map(|n| {
                 let path = dir.join(n);
                 let bytes = fs::read(&path)
-                    .map_err(|e| io_error(format_args!("reading {}", path.display()), e))?;
+                    .map_err(|e| Error::io(format_args!("reading {}", path.display()), e))?;
                 decode(&path, &bytes)
             })
             .collect::<Result<Vec<Fetched>>>()?;
@@ -203,7 +176,7 @@ impl ManifestStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 Err(Error::not_found(format!("No such manifest: {manifest}")))
             }
-            Err(e) => Err(io_error(format_args!("reading {}", path.display()), e)),
+            Err(e) => Err(Error::io(format_args!("reading {}", path.display()), e)),
         }
     }
 
@@ -211,24 +184,22 @@ impl ManifestStore {
     pub fn save(&self, list: &Reference, manifest: &Reference, entry: &Fetched) -> Result<()> {
         let dir = self.list_dir(list);
         fsutil::private_dir(&dir)
-            .map_err(|e| io_error(format_args!("creating {}", dir.display()), e))?;
-        write_file(&dir, &filesafe(&manifest.to_string()), &encode(entry)?)?;
-        fsync_dir(&dir)
+            .map_err(|e| Error::io(format_args!("creating {}", dir.display()), e))?;
+        write_entry(&dir, &filesafe(&manifest.to_string()), &encode(entry)?)
     }
 
     /// Creates `list` with `entries` in one step: the directory appears whole or not at all.
     /// Fails with [`ErrorKind::AlreadyExists`] when the list exists.
     pub fn create(&self, list: &Reference, entries: &[(Reference, Fetched)]) -> Result<()> {
         fsutil::private_dir(&self.dir)
-            .map_err(|e| io_error(format_args!("creating {}", self.dir.display()), e))?;
-        let tmp = self.dir.join(temp_name("new"));
+            .map_err(|e| Error::io(format_args!("creating {}", self.dir.display()), e))?;
+        let tmp = self.dir.join(fsutil::unique_name(".new"));
         fsutil::private_dir_new(&tmp)
-            .map_err(|e| io_error(format_args!("creating {}", tmp.display()), e))?;
+            .map_err(|e| Error::io(format_args!("creating {}", tmp.display()), e))?;
         let result = (|| {
             for (manifest, entry) in entries {
-                write_file(&tmp, &filesafe(&manifest.to_string()), &encode(entry)?)?;
+                write_entry(&tmp, &filesafe(&manifest.to_string()), &encode(entry)?)?;
             }
-            fsync_dir(&tmp)?;
             let dest = self.list_dir(list);
             // rename(2) replaces an empty directory; a list is never empty, but check first so
             // that a concurrent creation is reported rather than silently lost.
@@ -239,9 +210,10 @@ impl ManifestStore {
                 Some(libc::EEXIST | libc::ENOTEMPTY) => {
                     Error::new(ErrorKind::AlreadyExists, "list exists")
                 }
-                _ => io_error(format_args!("renaming into {}", dest.display()), e),
+                _ => Error::io(format_args!("renaming into {}", dest.display()), e),
             })?;
-            fsync_dir(&self.dir)
+            fsutil::fsync_dir(&self.dir)
+                .map_err(|e| Error::io(format_args!("fsync {}", self.dir.display()), e))
         })();
         if result.is_err() {
             let _ = fs::remove_dir_all(&tmp);
@@ -252,35 +224,21 @@ impl ManifestStore {
     /// Deletes `list` (no error when it does not exist; callers check first, as Docker does).
     pub fn remove(&self, list: &Reference) -> Result<()> {
         let dir = self.list_dir(list);
-        let gone = self.dir.join(temp_name("rm"));
+        let gone = self.dir.join(fsutil::unique_name(".rm"));
         match fs::rename(&dir, &gone) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_error(format_args!("removing {}", dir.display()), e)),
+            Err(e) => return Err(Error::io(format_args!("removing {}", dir.display()), e)),
         }
         fs::remove_dir_all(&gone)
-            .map_err(|e| io_error(format_args!("removing {}", gone.display()), e))
+            .map_err(|e| Error::io(format_args!("removing {}", gone.display()), e))
     }
 }
 
-/// Writes `dir/name` through a temporary file, fsynced and renamed.
-fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let tmp = dir.join(temp_name("entry"));
-    let path = dir.join(name);
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, &path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_error(format_args!("writing {}", path.display()), e));
-    }
-    Ok(())
+/// Writes `dir/name` atomically and durably.
+fn write_entry(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    fsutil::write_atomic(dir, name, bytes)
+        .map_err(|e| Error::io(format_args!("writing {}", dir.join(name).display()), e))
 }
 
 /// Fetches one image manifest for a list entry, as the docker CLI's `GetManifest`: the manifest
@@ -638,7 +596,13 @@ async fn mount_or_copy(
         MountOutcome::NotMounted(session) => session,
     };
     let local = |e: Error| RegistryError::protocol("", e.message);
-    let (tmp, file) = TempFile::create(root, "manifest-blob").map_err(local)?;
+    let tmp_dir = root.join("tmp");
+    let (tmp, file) = fsutil::TempFile::create_in(&tmp_dir, "manifest-blob").map_err(|e| {
+        local(Error::io(
+            format_args!("create a file in {}", tmp_dir.display()),
+            e,
+        ))
+    })?;
     let mut out = Hashing {
         inner: io::BufWriter::new(file),
         hash: oci_model::Sha256Writer::new(),
@@ -646,12 +610,12 @@ async fn mount_or_copy(
     let mut blob = client.get_blob(domain, from, digest, 0).await?;
     while let Some(chunk) = blob.stream.next().await {
         out.write_all(&chunk?).map_err(|e| {
-            RegistryError::protocol("", format!("writing {}: {e}", tmp.path.display()))
+            RegistryError::protocol("", format!("writing {}: {e}", tmp.path().display()))
         })?;
     }
-    out.inner
-        .flush()
-        .map_err(|e| RegistryError::protocol("", format!("writing {}: {e}", tmp.path.display())))?;
+    out.inner.flush().map_err(|e| {
+        RegistryError::protocol("", format!("writing {}: {e}", tmp.path().display()))
+    })?;
     out.hash.verify(digest, None).map_err(local)?;
     let size = out.hash.len();
     client
@@ -660,7 +624,7 @@ async fn mount_or_copy(
             repo,
             digest,
             size,
-            &tmp.path,
+            tmp.path(),
             &UploadOptions::default(),
             Some(session),
             None,

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store::Store;
 use store::content::{Ingest, IngestStart};
-use store::gc::Lease;
+use store::leases::Lease;
 use store::metadata::{ImageRecord, LayerRecord};
 use tokio::sync::mpsc;
 
@@ -172,7 +172,7 @@ async fn pull_one(
             manifest.config.digest.clone(),
         ];
         blobs.extend(manifest.layers.iter().map(|l| l.digest.clone()));
-        blocking(move || Lease::new(&store, "pull", &blobs, &[])).await?
+        blocking(move || Lease::new(store, "pull", &blobs, &[])).await?
     };
 
     // Raw bytes are the truth: store them exactly as received.
@@ -302,10 +302,7 @@ async fn pull_one(
     };
     let image_id = config_digest.to_string();
     let created = config.created.clone().unwrap_or_default();
-    let created_unix = created
-        .parse::<jiff::Timestamp>()
-        .map(|t| t.as_second())
-        .unwrap_or(0);
+    let created_unix = oci_model::time::parse_rfc3339(&created).unwrap_or(0);
     let record = ImageRecord {
         id: image_id.clone(),
         manifest_digest: manifest_digest.to_string(),
@@ -317,7 +314,7 @@ async fn pull_one(
         os: config.os.clone(),
         variant: config.variant.clone(),
         size,
-        added_unix: jiff::Timestamp::now().as_second(),
+        added_unix: oci_model::time::now_unix(),
         last_tag_time: None,
         labels: config
             .config

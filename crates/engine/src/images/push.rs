@@ -26,7 +26,7 @@
 //! bytes, so their digests (and mounts, and "already exists") still hold. The zstd blob is kept in
 //! the content store and reused by the next push.
 
-use super::build::{Hashing, TempFile};
+use super::build::{Hashing, temp_file};
 use super::tasks::{LayerTasks, blocking};
 use crate::progress::{ProgressEvent, ProgressSink};
 use bytes::Bytes;
@@ -48,7 +48,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::Store;
 use store::content::IngestStart;
-use store::gc::Lease;
+use store::leases::Lease;
 
 /// Docker's default `max-concurrent-uploads`.
 pub const DEFAULT_MAX_CONCURRENT_UPLOADS: usize = 5;
@@ -240,7 +240,7 @@ async fn push_tag(
             img.manifest.config.digest.clone(),
         ];
         blobs.extend(img.manifest.layers.iter().map(|l| l.digest.clone()));
-        Arc::new(blocking(move || Lease::new(&store2, "push", &blobs, &[])).await?)
+        Arc::new(blocking(move || Lease::new(store2, "push", &blobs, &[])).await?)
     };
     let zstd = opts.compression == Some(Compression::Zstd);
 
@@ -623,7 +623,7 @@ fn to_zstd(store: &Store, lease: &Lease, src: &Descriptor) -> Result<Descriptor>
         )
     };
     let input = store.content.open_blob(&src.digest)?;
-    let (tmp, file) = TempFile::create(store.root(), "zstd")?;
+    let (tmp, file) = temp_file(store, "zstd")?;
     let out = Hashing {
         inner: BufWriter::with_capacity(256 << 10, file),
         hash: Sha256Writer::new(),
@@ -640,7 +640,7 @@ fn to_zstd(store: &Store, lease: &Lease, src: &Descriptor) -> Result<Descriptor>
     lease.add(std::slice::from_ref(&digest), &[])?;
     store
         .content
-        .write_blob_from_file(&digest, size, &tmp.path)?;
+        .write_blob_from_file(&digest, size, tmp.path())?;
     drop(tmp);
     store
         .db()

@@ -666,8 +666,8 @@ mod tests {
     fn leased_layers_and_blobs_survive_removal() {
         let f = fixture();
         let (a, layers) = add_image(&f, "a", &["l1", "l2"], R, Some("1"));
-        let lease = gc::Lease::new(
-            &f.store,
+        let lease = store::leases::Lease::new(
+            f.store.clone(),
             "test",
             &[Digest::of(b"blob l2")],
             &[layers[1].clone()],

@@ -30,7 +30,6 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Environment variable forcing a driver: `overlay` or `copy`.
 pub const SNAPSHOTTER_ENV: &str = "STRATA_SNAPSHOTTER";
@@ -46,28 +45,8 @@ const VIEW_FLAGS: MountFlags = MountFlags::RDONLY
 /// The kernel copies at most one page of mount option data.
 const MAX_MOUNT_DATA: usize = 4095;
 
-fn io_err(context: impl std::fmt::Display, e: io::Error) -> Error {
-    let kind = match e.kind() {
-        io::ErrorKind::NotFound => ErrorKind::NotFound,
-        io::ErrorKind::AlreadyExists => ErrorKind::AlreadyExists,
-        _ => ErrorKind::Internal,
-    };
-    Error::new(kind, format!("{context}: {e}"))
-}
-
 fn errno_err(context: impl std::fmt::Display, e: Errno) -> Error {
-    io_err(context, e.into())
-}
-
-/// A process-unique name for a temporary entry.
-fn unique_name(tag: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    format!("{tag}-{}-{nanos:x}-{n}", std::process::id())
+    Error::io(context, e.into())
 }
 
 /// How a union view is built.
@@ -118,7 +97,7 @@ impl Driver {
         } else {
             Driver::Copy
         };
-        let tmp = root.join(unique_name(".driver"));
+        let tmp = root.join(fsutil::unique_name(".driver"));
         if fs::write(&tmp, driver.name())
             .and_then(|_| fs::rename(&tmp, &cache))
             .is_err()
@@ -144,7 +123,7 @@ fn probe_overlay(root: &Path) -> bool {
     if !rustix::process::geteuid().is_root() {
         return false;
     }
-    let dir = root.join(unique_name(".overlay-probe"));
+    let dir = root.join(fsutil::unique_name(".overlay-probe"));
     let ok = (|| -> io::Result<bool> {
         fsutil::private_dir(&dir)?;
         for sub in ["a", "b", "m"] {
@@ -201,7 +180,7 @@ impl TmpEntry {
     /// one on disk), then returns; the caller creates or renames in `dir`.
     fn new(tmp: &Path, tag: &str) -> Result<TmpEntry> {
         loop {
-            let name = unique_name(tag);
+            let name = fsutil::unique_name(tag);
             let lock_path = tmp.join(format!("{name}.lock"));
             let lock = match OpenOptions::new()
                 .write(true)
@@ -210,12 +189,12 @@ impl TmpEntry {
             {
                 Ok(f) => f,
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(io_err(format_args!("create {}", lock_path.display()), e)),
+                Err(e) => return Err(Error::io(format_args!("create {}", lock_path.display()), e)),
             };
             lock.lock()
-                .map_err(|e| io_err(format_args!("lock {}", lock_path.display()), e))?;
+                .map_err(|e| Error::io(format_args!("lock {}", lock_path.display()), e))?;
             // A cleanup may have locked and unlinked the fresh file before we locked it.
-            let ours = lock.metadata().map_err(|e| io_err("stat lock", e))?;
+            let ours = lock.metadata().map_err(|e| Error::io("stat lock", e))?;
             match fs::metadata(&lock_path) {
                 Ok(m) if m.ino() == ours.ino() && m.dev() == ours.dev() => {
                     return Ok(TmpEntry {
@@ -234,7 +213,7 @@ impl TmpEntry {
         match fs::remove_dir_all(&self.dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(format_args!("remove {}", self.dir.display()), e)),
+            Err(e) => return Err(Error::io(format_args!("remove {}", self.dir.display()), e)),
         }
         let _ = fs::remove_file(&self.lock_path);
         Ok(())
@@ -275,7 +254,7 @@ impl Snapshots {
     pub fn open(root: &Path) -> Result<Snapshots> {
         for dir in [root.join("layers").join("tmp"), root.join("mounts")] {
             fsutil::private_dir(&dir)
-                .map_err(|e| io_err(format_args!("create {}", dir.display()), e))?;
+                .map_err(|e| Error::io(format_args!("create {}", dir.display()), e))?;
         }
         Ok(Snapshots {
             root: root.to_path_buf(),
@@ -313,7 +292,7 @@ impl Snapshots {
         };
         fsutil::private_dir_new(&dir)
             .and_then(|()| fsutil::content_root_dir(&diff))
-            .map_err(|e| io_err(format_args!("create {}", diff.display()), e))?;
+            .map_err(|e| Error::io(format_args!("create {}", diff.display()), e))?;
         Ok(prepared)
     }
 
@@ -329,7 +308,7 @@ impl Snapshots {
         };
         let result = (|| {
             let dir = File::open(&entry.dir)
-                .map_err(|e| io_err(format_args!("open {}", entry.dir.display()), e))?;
+                .map_err(|e| Error::io(format_args!("open {}", entry.dir.display()), e))?;
             rustix::fs::syncfs(&dir)
                 .map_err(|e| errno_err(format_args!("syncfs {}", entry.dir.display()), e))?;
             let target = self.layers().join(chain_id.hex());
@@ -338,7 +317,7 @@ impl Snapshots {
                     let _ = fs::remove_file(&entry.lock_path);
                     File::open(self.layers())
                         .and_then(|d| d.sync_all())
-                        .map_err(|e| io_err("fsync layers dir", e))?;
+                        .map_err(|e| Error::io("fsync layers dir", e))?;
                     Ok(())
                 }
                 Err(Errno::EXIST | Errno::NOTEMPTY) => entry.remove(),
@@ -361,7 +340,7 @@ impl Snapshots {
             Err(e) if e.kind() == io::ErrorKind::NotFound => entry.remove(),
             Err(e) => {
                 let _ = entry.remove();
-                Err(io_err(format_args!("remove layer {chain_id}"), e))
+                Err(Error::io(format_args!("remove layer {chain_id}"), e))
             }
         }
     }
@@ -371,9 +350,9 @@ impl Snapshots {
     pub fn cleanup_tmp(&self) -> Result<()> {
         let tmp = self.tmp();
         let entries =
-            fs::read_dir(&tmp).map_err(|e| io_err(format_args!("read {}", tmp.display()), e))?;
+            fs::read_dir(&tmp).map_err(|e| Error::io(format_args!("read {}", tmp.display()), e))?;
         for entry in entries {
-            let entry = entry.map_err(|e| io_err(format_args!("read {}", tmp.display()), e))?;
+            let entry = entry.map_err(|e| Error::io(format_args!("read {}", tmp.display()), e))?;
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
             if let Some(base) = name.strip_suffix(".lock") {
@@ -440,7 +419,7 @@ impl Snapshots {
         }
         fsutil::private_dir(&dir)
             .and_then(|()| fs::create_dir(&merged))
-            .map_err(|e| io_err(format_args!("create {}", merged.display()), e))?;
+            .map_err(|e| Error::io(format_args!("create {}", merged.display()), e))?;
         let result = match driver {
             Driver::Overlay => match self.mount_overlay(lowers, &merged) {
                 Ok(()) => Ok(Driver::Overlay),
@@ -572,7 +551,7 @@ impl Snapshots {
                 format!("{} is still mounted", merged.display()),
             ));
         }
-        fs::remove_dir_all(&dir).map_err(|e| io_err(format_args!("remove {}", dir.display()), e))
+        fs::remove_dir_all(&dir).map_err(|e| Error::io(format_args!("remove {}", dir.display()), e))
     }
 
     /// Mounts a writable overlay at `target`: `lowers` (ChainIDs, bottom first; read-only,

@@ -13,7 +13,7 @@
 use super::config::ActionSet;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use oci_model::image_config::rfc3339_utc;
+use oci_model::time::rfc3339_utc;
 use ring::hmac;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

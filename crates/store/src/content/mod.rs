@@ -9,7 +9,7 @@
 //! Nothing partial is ever visible under `blobs/`: an ingest is verified against the expected
 //! digest (and size), fsynced and renamed into place, then the directory is fsynced.
 
-use oci_model::{Digest, Error, ErrorKind, Result, Sha256Writer};
+use oci_model::{Digest, Error, Result, Sha256Writer};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -19,21 +19,6 @@ use std::time::{Duration, SystemTime};
 /// Ingests untouched for this long, and held by nobody, are removed by
 /// [`ContentStore::cleanup_stale_ingests`].
 pub const STALE_INGEST_AGE: Duration = Duration::from_secs(24 * 60 * 60);
-
-fn io_err(context: impl std::fmt::Display, e: io::Error) -> Error {
-    let kind = match e.kind() {
-        io::ErrorKind::NotFound => ErrorKind::NotFound,
-        io::ErrorKind::AlreadyExists => ErrorKind::AlreadyExists,
-        _ => ErrorKind::Internal,
-    };
-    Error::new(kind, format!("{context}: {e}"))
-}
-
-fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| io_err(format_args!("fsync {}", dir.display()), e))
-}
 
 /// Content-addressed blob store shared by every strata process using the same root.
 #[derive(Debug, Clone)]
@@ -65,7 +50,7 @@ impl ContentStore {
     pub fn open(root: &Path) -> Result<ContentStore> {
         for dir in [root.join("blobs").join("sha256"), root.join("ingest")] {
             fsutil::private_dir(&dir)
-                .map_err(|e| io_err(format_args!("create {}", dir.display()), e))?;
+                .map_err(|e| Error::io(format_args!("create {}", dir.display()), e))?;
         }
         Ok(ContentStore {
             root: root.to_path_buf(),
@@ -135,12 +120,12 @@ impl ContentStore {
             IngestStart::Writer(mut w) => {
                 w.reset()?;
                 let mut f = File::open(path)
-                    .map_err(|e| io_err(format_args!("open {}", path.display()), e))?;
+                    .map_err(|e| Error::io(format_args!("open {}", path.display()), e))?;
                 let mut buf = vec![0u8; 256 * 1024];
                 loop {
                     let n = f
                         .read(&mut buf)
-                        .map_err(|e| io_err(format_args!("read {}", path.display()), e))?;
+                        .map_err(|e| Error::io(format_args!("read {}", path.display()), e))?;
                     if n == 0 {
                         break;
                     }
@@ -181,7 +166,7 @@ impl ContentStore {
         let lock_path = dir.join("lock");
         let lock = loop {
             fsutil::private_dir(&dir)
-                .map_err(|e| io_err(format_args!("create {}", dir.display()), e))?;
+                .map_err(|e| Error::io(format_args!("create {}", dir.display()), e))?;
             let lock = match OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -192,23 +177,25 @@ impl ContentStore {
                 Ok(f) => f,
                 // The previous holder removed the directory between our mkdir and open.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io_err(format_args!("open {}", lock_path.display()), e)),
+                Err(e) => return Err(Error::io(format_args!("open {}", lock_path.display()), e)),
             };
             if block {
                 lock.lock()
-                    .map_err(|e| io_err(format_args!("lock {}", lock_path.display()), e))?;
+                    .map_err(|e| Error::io(format_args!("lock {}", lock_path.display()), e))?;
             } else {
                 match lock.try_lock() {
                     Ok(()) => {}
                     Err(fs::TryLockError::WouldBlock) => return Ok(None),
                     Err(fs::TryLockError::Error(e)) => {
-                        return Err(io_err(format_args!("lock {}", lock_path.display()), e));
+                        return Err(Error::io(format_args!("lock {}", lock_path.display()), e));
                     }
                 }
             }
             // The holder we waited for may have removed the ingest (commit or abort) and
             // unlinked the lock file we locked; then the lock protects nothing: start over.
-            let ours = lock.metadata().map_err(|e| io_err("stat ingest lock", e))?;
+            let ours = lock
+                .metadata()
+                .map_err(|e| Error::io("stat ingest lock", e))?;
             match fs::metadata(&lock_path) {
                 Ok(m) if m.ino() == ours.ino() && m.dev() == ours.dev() => break lock,
                 _ => {
@@ -230,7 +217,7 @@ impl ContentStore {
             .append(true)
             .create(true)
             .open(&data_path)
-            .map_err(|e| io_err(format_args!("open {}", data_path.display()), e))?;
+            .map_err(|e| Error::io(format_args!("open {}", data_path.display()), e))?;
         let mut ingest = Ingest {
             digest: d.clone(),
             expected_size,
@@ -258,11 +245,11 @@ impl ContentStore {
     /// [`ContentStore::cleanup_stale_ingests`] with an explicit age.
     pub fn cleanup_stale_ingests_older_than(&self, age: Duration) -> Result<()> {
         let root = self.ingest_root();
-        let entries =
-            fs::read_dir(&root).map_err(|e| io_err(format_args!("read {}", root.display()), e))?;
+        let entries = fs::read_dir(&root)
+            .map_err(|e| Error::io(format_args!("read {}", root.display()), e))?;
         let now = SystemTime::now();
         for entry in entries {
-            let entry = entry.map_err(|e| io_err(format_args!("read {}", root.display()), e))?;
+            let entry = entry.map_err(|e| Error::io(format_args!("read {}", root.display()), e))?;
             let dir = entry.path();
             let lock_path = dir.join("lock");
             let Ok(lock) = OpenOptions::new().read(true).write(true).open(&lock_path) else {
@@ -277,7 +264,7 @@ impl ContentStore {
                 Ok(()) => {}
                 Err(fs::TryLockError::WouldBlock) => continue,
                 Err(fs::TryLockError::Error(e)) => {
-                    return Err(io_err(format_args!("lock {}", lock_path.display()), e));
+                    return Err(Error::io(format_args!("lock {}", lock_path.display()), e));
                 }
             }
             let committed = entry
@@ -310,7 +297,7 @@ fn blob_err(d: &Digest, e: io::Error) -> Error {
     if e.kind() == io::ErrorKind::NotFound {
         Error::not_found(format!("content digest {d}: not found"))
     } else {
-        io_err(format_args!("blob {d}"), e)
+        Error::io(format_args!("blob {d}"), e)
     }
 }
 
@@ -350,7 +337,7 @@ impl Ingest {
     /// `offset()` bytes from it (e.g. `existing_data()?.take(offset)`).
     pub fn existing_data(&self) -> Result<File> {
         let path = self.dir.join("data");
-        File::open(&path).map_err(|e| io_err(format_args!("open {}", path.display()), e))
+        File::open(&path).map_err(|e| Error::io(format_args!("open {}", path.display()), e))
     }
 
     fn rehash(&mut self) -> Result<()> {
@@ -362,7 +349,7 @@ impl Ingest {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_err(format_args!("read ingest of {}", self.digest), e)),
+                Err(e) => return Err(Error::io(format_args!("read ingest of {}", self.digest), e)),
             };
             hasher.update(&buf[..n]);
         }
@@ -384,7 +371,7 @@ impl Ingest {
             )));
         }
         Write::write_all(&mut self.data, buf)
-            .map_err(|e| io_err(format_args!("write ingest of {}", self.digest), e))?;
+            .map_err(|e| Error::io(format_args!("write ingest of {}", self.digest), e))?;
         self.hasher.update(buf);
         Ok(())
     }
@@ -393,10 +380,10 @@ impl Ingest {
     pub fn reset(&mut self) -> Result<()> {
         self.data
             .set_len(0)
-            .map_err(|e| io_err(format_args!("truncate ingest of {}", self.digest), e))?;
+            .map_err(|e| Error::io(format_args!("truncate ingest of {}", self.digest), e))?;
         self.data
             .seek(SeekFrom::Start(0))
-            .map_err(|e| io_err("seek ingest", e))?;
+            .map_err(|e| Error::io("seek ingest", e))?;
         self.hasher = Sha256Writer::new();
         Ok(())
     }
@@ -412,12 +399,13 @@ impl Ingest {
         let target = self.blobs.join(self.digest.hex());
         self.data
             .sync_all()
-            .map_err(|e| io_err(format_args!("fsync ingest of {}", self.digest), e))?;
+            .map_err(|e| Error::io(format_args!("fsync ingest of {}", self.digest), e))?;
         fs::set_permissions(&data_path, fs::Permissions::from_mode(0o444))
-            .map_err(|e| io_err(format_args!("chmod {}", data_path.display()), e))?;
+            .map_err(|e| Error::io(format_args!("chmod {}", data_path.display()), e))?;
         fs::rename(&data_path, &target)
-            .map_err(|e| io_err(format_args!("commit {}", self.digest), e))?;
-        fsync_dir(&self.blobs)?;
+            .map_err(|e| Error::io(format_args!("commit {}", self.digest), e))?;
+        fsutil::fsync_dir(&self.blobs)
+            .map_err(|e| Error::io(format_args!("fsync {}", self.blobs.display()), e))?;
         remove_ingest_dir(&self.dir);
         Ok(())
     }
@@ -442,6 +430,7 @@ impl Write for Ingest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oci_model::ErrorKind;
     use std::sync::mpsc;
 
     fn blob(n: usize) -> Vec<u8> {

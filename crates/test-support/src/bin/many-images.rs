@@ -11,7 +11,7 @@
 //! (default 8). Prints how many tags it pushed.
 
 use anyhow::{Context, Result, bail};
-use oci_model::image_config::rfc3339_utc;
+use oci_model::time::rfc3339_utc;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
