@@ -16,7 +16,7 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use store::Store;
-use store::metadata::{ImageRecord, LayerRecord};
+use store::metadata::{ImageRecord, LayerRecord, WhiteoutForm};
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
@@ -210,11 +210,7 @@ pub fn store_layer<R: Read>(
         media_type: OCI_LAYER_GZIP.into(),
         compressed_size,
         size: stats.content_size,
-        whiteout_form: if opts.overlay_whiteouts {
-            "overlay".into()
-        } else {
-            "aufs".into()
-        },
+        whiteout_form: WhiteoutForm::of(&opts),
     })?;
     Ok(NewLayer {
         blob_digest,
