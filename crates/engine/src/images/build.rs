@@ -384,7 +384,6 @@ mod tests {
         let db = store.db();
         assert!(db.leased("layer", &layer.chain_id.to_string()).unwrap());
         assert!(db.leased("blob", &layer.blob_digest.to_string()).unwrap());
-        drop(db);
         // The blob is the gzip of the tar, stored under its digest.
         let mut unzipped = Vec::new();
         flate2::read::GzDecoder::new(store.content.open_blob(&layer.blob_digest).unwrap())
