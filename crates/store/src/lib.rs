@@ -15,14 +15,13 @@ use layers::snapshot::Snapshots;
 use oci_model::{Digest, Error, Result};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
 
 pub struct Store {
     root: PathBuf,
     pub config: Config,
     pub content: ContentStore,
     pub snapshots: Snapshots,
-    db: Mutex<Db>,
+    db: Db,
 }
 
 impl Store {
@@ -45,7 +44,7 @@ impl Store {
             config,
             content,
             snapshots,
-            db: Mutex::new(db),
+            db,
         })
     }
 
@@ -53,9 +52,10 @@ impl Store {
         &self.root
     }
 
-    /// The metadata database. Held only for short statements, never across I/O on layers.
-    pub fn db(&self) -> MutexGuard<'_, Db> {
-        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    /// The metadata database. Its one connection is locked per statement (see [`Db`]), so
+    /// threads share it through this reference and no lock is held across I/O on layers.
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// An exclusive, cross-process lock on unpacking one layer (by ChainID), so two pulls of images

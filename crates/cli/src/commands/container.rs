@@ -108,7 +108,7 @@ fn stderr_sink() -> engine::progress::ProgressSink {
 
 /// The local image for `name`, pulled first as `--pull` says.
 fn ensure_image(ctx: &Ctx, store: &Arc<Store>, f: &CreateFlags) -> Result<String> {
-    let local = lookup::find_image(&store.db(), &f.image);
+    let local = lookup::find_image(store.db(), &f.image);
     let must_pull = match f.pull.as_str() {
         "always" => true,
         "missing" => local.is_err(),
@@ -606,7 +606,7 @@ fn ps_filter(store: &Store, filters: &[String]) -> Result<impl Fn(&ContainerReco
         .get("ancestor")
         .map(|vs| {
             vs.iter()
-                .map(|v| (v.clone(), lookup::find_image(&store.db(), v).ok()))
+                .map(|v| (v.clone(), lookup::find_image(store.db(), v).ok()))
                 .collect()
         })
         .unwrap_or_default();

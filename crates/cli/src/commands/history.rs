@@ -125,7 +125,7 @@ impl Fields {
 
 pub fn run(ctx: &Ctx, a: HistoryArgs) -> Result<u8> {
     let store = ctx.store()?;
-    let id = lookup::find_image(&store.db(), &a.image)?;
+    let id = lookup::find_image(store.db(), &a.image)?;
     let rows = history::history(&store, &id)?;
     let now = jiff::Timestamp::now().as_second();
     let fields: Vec<Fields> = rows

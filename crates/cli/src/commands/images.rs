@@ -200,8 +200,8 @@ pub fn run(ctx: &Ctx, a: ImagesArgs) -> Result<u8> {
     }
     let store = ctx.store()?;
     let now_ts = jiff::Timestamp::now();
-    let filter = ImageFilter::parse(&filters, &store.db(), now_ts.as_nanosecond())?;
-    let rows = list::rows_filtered(&store.db(), a.all, &filter)?;
+    let filter = ImageFilter::parse(&filters, store.db(), now_ts.as_nanosecond())?;
+    let rows = list::rows_filtered(store.db(), a.all, &filter)?;
     let now = now_ts.as_second();
     let source = a.format.clone().unwrap_or_else(|| "table".to_string());
     let format = image_format(&source, a.quiet, a.digests);

@@ -109,7 +109,7 @@ pub fn run(ctx: &Ctx, a: InspectArgs) -> Result<u8> {
     let mut values = Vec::new();
     let mut errors = Vec::new();
     for name in &a.images {
-        let found = lookup::find_image(&store.db(), name);
+        let found = lookup::find_image(store.db(), name);
         match found.and_then(|id| inspect::inspect(&store, &id)) {
             Ok(v) => values.push(v),
             // `No such image: nope:latest`, as a docker 28 CLI and daemon print it.

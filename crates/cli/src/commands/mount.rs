@@ -12,7 +12,7 @@ pub struct MountArgs {
 
 pub fn mount(ctx: &Ctx, a: MountArgs) -> Result<u8> {
     let store = ctx.store()?;
-    let id = lookup::find_image(&store.db(), &a.image)?;
+    let id = lookup::find_image(store.db(), &a.image)?;
     let path = mount_op::mount(&store, &id)?;
     println!("{}", path.display());
     Ok(0)
@@ -20,7 +20,7 @@ pub fn mount(ctx: &Ctx, a: MountArgs) -> Result<u8> {
 
 pub fn unmount(ctx: &Ctx, a: MountArgs) -> Result<u8> {
     let store = ctx.store()?;
-    let id = lookup::find_image(&store.db(), &a.image)?;
+    let id = lookup::find_image(store.db(), &a.image)?;
     mount_op::unmount(&store, &id)?;
     Ok(0)
 }

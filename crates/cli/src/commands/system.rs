@@ -130,7 +130,7 @@ pub fn verbose(du: &DiskUsage, now: i64) -> String {
 
 pub fn df(ctx: &Ctx, a: DfArgs) -> Result<u8> {
     let store = ctx.store()?;
-    let du = df::disk_usage(&store.db())?;
+    let du = df::disk_usage(store.db())?;
     let now = jiff::Timestamp::now().as_second();
     let out = match (a.verbose, a.format.as_deref()) {
         (true, None) => verbose(&du, now),

@@ -24,6 +24,6 @@ pub fn run(ctx: &Ctx, a: TagArgs) -> Result<u8> {
         }
     };
     let store = ctx.store()?;
-    tag::tag(&store.db(), &a.source, &target)?;
+    tag::tag(store.db(), &a.source, &target)?;
     Ok(0)
 }

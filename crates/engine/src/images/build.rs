@@ -16,7 +16,7 @@ use std::io::{self, BufWriter, Read, Write};
 use std::ops::Deref;
 use store::Store;
 use store::leases::Lease;
-use store::metadata::{ImageRecord, LayerRecord};
+use store::metadata::{ImageRecord, LayerRecord, WhiteoutForm};
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
@@ -144,11 +144,7 @@ pub fn store_layer<R: Read, S: Deref<Target = Store>>(
         media_type: OCI_LAYER_GZIP.into(),
         compressed_size,
         size: stats.content_size,
-        whiteout_form: if opts.overlay_whiteouts {
-            "overlay".into()
-        } else {
-            "aufs".into()
-        },
+        whiteout_form: WhiteoutForm::of(&opts),
     })?;
     Ok(NewLayer {
         blob_digest,
@@ -314,7 +310,6 @@ mod tests {
         let db = store.db();
         assert!(db.leased("layer", &layer.chain_id.to_string()).unwrap());
         assert!(db.leased("blob", &layer.blob_digest.to_string()).unwrap());
-        drop(db);
         // The blob is the gzip of the tar, stored under its digest.
         let mut unzipped = Vec::new();
         flate2::read::GzDecoder::new(store.content.open_blob(&layer.blob_digest).unwrap())

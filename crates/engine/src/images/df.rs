@@ -99,7 +99,7 @@ pub fn disk_usage(db: &Db) -> Result<DiskUsage> {
 mod tests {
     use super::*;
     use oci_model::Digest;
-    use store::metadata::{ImageRecord, LayerRecord};
+    use store::metadata::{ImageRecord, LayerRecord, WhiteoutForm};
 
     fn layer(n: u8, size: u64) -> LayerRecord {
         LayerRecord {
@@ -110,7 +110,7 @@ mod tests {
             media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
             compressed_size: 1,
             size,
-            whiteout_form: "overlay".into(),
+            whiteout_form: WhiteoutForm::Overlay,
         }
     }
 

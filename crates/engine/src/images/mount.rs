@@ -19,7 +19,7 @@ pub fn mount(store: &Store, id: &str) -> Result<PathBuf> {
     let name = mount_name(id)?;
     if let Some(existing) = store.db().get_mount(id)?
         && (store.snapshots.is_mounted(&name)?
-            || existing.driver == "copy" && existing.path.exists())
+            || existing.driver == Driver::Copy && existing.path.exists())
     {
         return Ok(existing.path);
     }
@@ -28,7 +28,7 @@ pub fn mount(store: &Store, id: &str) -> Result<PathBuf> {
         .mount(&name, &image.layers, Driver::detect(store.root()))?;
     store
         .db()
-        .set_mount(id, &view.path.display().to_string(), view.driver.name())?;
+        .set_mount(id, &view.path.display().to_string(), view.driver)?;
     Ok(view.path)
 }
 

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use store::Store;
 use store::content::{Ingest, IngestStart};
 use store::leases::Lease;
-use store::metadata::{ImageRecord, LayerRecord};
+use store::metadata::{ImageRecord, LayerRecord, WhiteoutForm};
 use tokio::sync::mpsc;
 
 /// Largest config blob accepted (Docker's limit is 8 MiB as well).
@@ -599,11 +599,7 @@ impl LayerJob {
             media_type: self.desc.media_type.clone(),
             compressed_size: self.desc.size,
             size: stats.content_size,
-            whiteout_form: if opts.overlay_whiteouts {
-                "overlay".into()
-            } else {
-                "aufs".into()
-            },
+            whiteout_form: WhiteoutForm::of(&opts),
         })?;
         Ok(())
     }

@@ -145,7 +145,7 @@ pub fn no_such_image(input: &str) -> Error {
 }
 
 fn find(store: &Store, name: &str) -> Result<String> {
-    match super::lookup::find_image(&store.db(), name) {
+    match super::lookup::find_image(store.db(), name) {
         Err(e) if e.kind == ErrorKind::NotFound => Err(no_such_image(name)),
         other => other,
     }
@@ -370,7 +370,7 @@ mod tests {
     use super::*;
     use std::sync::Arc;
     use store::config::Config;
-    use store::metadata::{ImageRecord, LayerRecord};
+    use store::metadata::{ImageRecord, LayerRecord, WhiteoutForm};
 
     struct Fixture {
         _tmp: tempfile::TempDir,
@@ -416,7 +416,7 @@ mod tests {
                     media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
                     compressed_size: blob.len() as u64,
                     size: content.len() as u64,
-                    whiteout_form: "overlay".into(),
+                    whiteout_form: WhiteoutForm::Overlay,
                 })
                 .unwrap();
             parent = Some(chain_id.clone());

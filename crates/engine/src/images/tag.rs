@@ -60,7 +60,7 @@ pub fn tag(db: &Db, source: &str, target: &Reference) -> Result<Option<String>> 
 mod tests {
     use super::*;
     use oci_model::Digest;
-    use store::metadata::{ImageRecord, LayerRecord};
+    use store::metadata::{ImageRecord, LayerRecord, WhiteoutForm};
 
     fn db_with_image(seed: &str) -> (tempfile::TempDir, Db, String) {
         let tmp = tempfile::tempdir().unwrap();
@@ -78,7 +78,7 @@ mod tests {
             media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
             compressed_size: 1,
             size: 2,
-            whiteout_form: "overlay".into(),
+            whiteout_form: WhiteoutForm::Overlay,
         };
         db.insert_layer(&layer).unwrap();
         let id = Digest::of(format!("config {seed}").as_bytes()).to_string();
