@@ -5,6 +5,7 @@
 
 pub mod digest;
 pub mod error;
+pub mod error_code;
 pub mod image_config;
 pub mod manifest;
 pub mod media_type;
@@ -13,3 +14,4 @@ pub mod reference;
 
 pub use digest::{Digest, Sha256Writer};
 pub use error::{Error, ErrorKind, Result};
+pub use error_code::ErrorCode;
