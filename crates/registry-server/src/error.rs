@@ -66,12 +66,6 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-impl From<ErrorCode> for ApiError {
-    fn from(code: ErrorCode) -> ApiError {
-        ApiError::new(code)
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut entry = json!({ "code": self.code.as_str(), "message": self.message });
