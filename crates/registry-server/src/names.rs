@@ -5,10 +5,9 @@
 //! One parse serves both so that the name authorized is the name served. The path is split on
 //! its literal `/` first, from the end (references, digests and session ids contain no `/`;
 //! names may, and may even contain a component called `blobs`); each part is then
-//! percent-decoded on its own. So `a%2fb` names the repository `a/b`, as a Go registry would
-//! see it, while an encoded `/` in an upload id cannot move the split. A decoded `..` or `.`
-//! fails the name grammar, and a part that does not decode keeps its `%`, which no grammar
-//! (name, tag, digest, upload id) admits.
+//! percent-decoded on its own. So `a%2fb` names the repository `a/b`, while an encoded `/` in
+//! an upload id cannot move the split. A decoded `..` or `.` fails the name grammar, and a part
+//! that does not decode keeps its `%`, which no grammar (name, tag, digest, upload id) admits.
 
 /// Longest repository name accepted (distribution's limit).
 pub const MAX_NAME_LEN: usize = oci_model::reference::NAME_TOTAL_LENGTH_MAX;

@@ -3,13 +3,14 @@
 //!
 //! It is a separate endpoint with its own error shape (`{"details": …}`, not the distribution
 //! error body), outside the auth middleware: a client without a token must be able to reach it.
-//! It grants the part of the requested scopes the policy allows `who` (see [`super::token`] for
-//! the token format).
+//! A token grants the part of the requested scopes the policy allows the client (see
+//! [`super::token`] for the token format).
 
 use super::config::ActionSet;
+use super::need::parse_query;
 use super::token::{self, AccessEntry, Claims};
 use super::{
-    Auth, Identity, Inner, Mode, anonymous_admitted, basic_credentials, need, peer_is_loopback,
+    Auth, Identity, Inner, Mode, anonymous_admitted, basic_credentials, peer_is_loopback,
     random_bytes,
 };
 use crate::names::valid_repo;
@@ -156,7 +157,7 @@ async fn token_get(State(auth): State<Arc<Auth>>, req: Request) -> Response {
     let Some(inner) = &auth.inner else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let q = need::parse_query(req.uri().query().unwrap_or(""));
+    let q = parse_query(req.uri().query().unwrap_or(""));
     let scopes: Vec<String> = q
         .iter()
         .filter(|(k, _)| k == "scope")
@@ -194,7 +195,7 @@ async fn token_post(State(auth): State<Arc<Auth>>, req: Request) -> Response {
             return realm_error(StatusCode::BAD_REQUEST, "request body too large").into_response();
         }
     };
-    let form = need::parse_query(&String::from_utf8_lossy(&body));
+    let form = parse_query(&String::from_utf8_lossy(&body));
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     match get("grant_type").as_deref() {
         Some("password") => {}

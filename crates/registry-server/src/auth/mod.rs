@@ -7,6 +7,9 @@
 //! - the server builds one [`Auth`] with [`Auth::new`] and wraps every `/v2/…` and `/v1/…` route in
 //!   [`middleware`] (`axum::middleware::from_fn_with_state(auth.clone(), auth::middleware)`), and
 //!   merges [`token_router`] (the token realm, `GET`/`POST /token`, in the `issuer` module);
+//! - the middleware decides on the request's [`Target`](crate::names::Target) as
+//!   [`crate::request::target`] gives it: parsed by the server's first layer, or here when
+//!   there is none;
 //! - the server is served with `into_make_service_with_connect_info::<SocketAddr>()`, so the
 //!   middleware can see the peer address (anonymous read is on by default for loopback peers; a
 //!   request without `ConnectInfo` counts as non-loopback);
@@ -29,9 +32,7 @@
 //! - Anonymous clients (no credentials, admitted by the `anonymous` setting) get what the policy
 //!   gives anonymous — pull at most — without any token; `/v2/` always needs credentials (a
 //!   token, even an anonymous one from the realm, or Basic), so `login` really checks them.
-//! - A repository name outside the grammar → 400 `NAME_INVALID`, before any credential check
-//!   (the request's [`Target`](crate::names::Target), shared with the router, see
-//!   [`crate::request`]).
+//! - A repository name outside the grammar → 400 `NAME_INVALID`, before any credential check.
 
 mod config;
 mod htpasswd;

@@ -29,6 +29,7 @@ pub enum Need {
 }
 
 /// Maps a request to its need. `path` is the raw (percent-encoded) path, `query` the raw query.
+/// The middleware maps the target already parsed for the request instead (`need`).
 pub fn need_of(method: &Method, path: &str, query: Option<&str>) -> Result<Need, InvalidName> {
     crate::names::parse(path).map(|target| need(method, &target, query))
 }
