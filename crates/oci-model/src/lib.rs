@@ -5,6 +5,7 @@
 
 pub mod digest;
 pub mod error;
+pub mod error_code;
 pub mod gojson;
 pub mod image_config;
 pub mod manifest;
@@ -15,3 +16,4 @@ pub mod time;
 
 pub use digest::{Digest, Sha256Writer};
 pub use error::{Error, ErrorKind, IoResultExt, Result};
+pub use error_code::ErrorCode;

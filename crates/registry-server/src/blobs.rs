@@ -5,26 +5,20 @@
 //! Bodies stream both ways through a bounded channel to a blocking task that does the file I/O
 //! (and the hashing, for uploads): no blob is ever held in memory.
 
-use crate::error::{ApiError, Code};
-use crate::server::{AppState, Session, empty, query, storage_error};
+use crate::error::ApiError;
+use crate::state::{AppState, Session, empty, parse_digest, query, storage_error};
 use crate::storage::{Backend, Link};
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use futures_util::StreamExt;
-use oci_model::{Digest, Sha256Writer};
+use oci_model::{Digest, ErrorCode, Sha256Writer};
 use std::io::{self, Read};
 use std::sync::Arc;
 
 /// Size of the chunks a blob is read and sent in.
 const CHUNK: usize = 128 * 1024;
-
-/// Parses a digest from a path or query; anything else than `sha256:<64 hex>` is
-/// `DIGEST_INVALID`.
-pub fn parse_digest(s: &str) -> Result<Digest, ApiError> {
-    Digest::parse(s).map_err(|e| ApiError::new(Code::DigestInvalid).message(e.message))
-}
 
 /// Whether `repo` may serve `digest`: pushed or mounted to it as a blob, or one of its manifests.
 fn linked(b: &dyn Backend, repo: &str, digest: &Digest) -> io::Result<bool> {
@@ -48,7 +42,7 @@ fn parse_range(value: Option<&HeaderValue>, size: u64) -> Result<Option<(u64, u6
         return Ok(None);
     };
     let unsatisfiable = || {
-        ApiError::new(Code::RangeInvalid).header(
+        ApiError::new(ErrorCode::RangeInvalid).header(
             header::CONTENT_RANGE,
             HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii"),
         )
@@ -135,7 +129,7 @@ pub async fn get(
             b.blob_size(&d)
         })
         .await?
-        .ok_or_else(|| ApiError::new(Code::BlobUnknown))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::BlobUnknown))?;
     let range = parse_range(range.as_ref(), size)?;
     let (status, start, len) = match range {
         Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e - s + 1),
@@ -163,25 +157,17 @@ pub async fn get(
     Ok(resp)
 }
 
-fn require_delete(st: &AppState) -> Result<(), ApiError> {
-    if st.delete_enabled {
-        Ok(())
-    } else {
-        Err(ApiError::new(Code::Unsupported).message("deletes are disabled on this registry"))
-    }
-}
-
 /// `DELETE /v2/<name>/blobs/<digest>`: unlinks the blob from the repository (its bytes go at
 /// the next `gc` when nothing references them).
 pub async fn delete(st: &Arc<AppState>, name: &str, digest: &str) -> Result<Response, ApiError> {
-    require_delete(st)?;
+    st.require_delete()?;
     let digest = parse_digest(digest)?;
     let (repo, d) = (name.to_string(), digest.clone());
     let removed = st
         .blocking(move |b| b.link_delete(&repo, &Link::Layer, d.hex()))
         .await?;
     if !removed {
-        return Err(ApiError::new(Code::BlobUnknown));
+        return Err(ApiError::new(ErrorCode::BlobUnknown));
     }
     Ok(empty(
         StatusCode::ACCEPTED,
@@ -292,7 +278,7 @@ async fn open_session(
     id: &str,
     slot: &mut Option<Session>,
 ) -> Result<(), ApiError> {
-    let unknown = || ApiError::new(Code::BlobUploadUnknown);
+    let unknown = || ApiError::new(ErrorCode::BlobUploadUnknown);
     if !crate::names::valid_upload_id(id) {
         return Err(unknown());
     }
@@ -369,9 +355,9 @@ async fn write_body(
         }
     }
     drop(tx);
-    let (written, hasher, io_result) = writer
-        .await
-        .map_err(|e| ApiError::new(Code::Unknown).message(format!("upload task failed: {e}")))?;
+    let (written, hasher, io_result) = writer.await.map_err(|e| {
+        ApiError::new(ErrorCode::Unknown).message(format!("upload task failed: {e}"))
+    })?;
     match &io_result {
         Ok(()) => {
             session.size = offset + written;
@@ -389,7 +375,9 @@ async fn write_body(
     }
     io_result.map_err(storage_error)?;
     if let Some(e) = body_error {
-        return Err(ApiError::new(Code::BlobUploadInvalid).message(format!("reading body: {e}")));
+        return Err(
+            ApiError::new(ErrorCode::BlobUploadInvalid).message(format!("reading body: {e}"))
+        );
     }
     Ok(())
 }
@@ -409,16 +397,10 @@ async fn commit(
             let sid = id.to_string();
             st.blocking(move |b| {
                 let mut h = Sha256Writer::new();
-                let mut r = b.upload_reader(&sid)?;
-                let mut buf = vec![0u8; CHUNK];
-                loop {
-                    match r.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => h.update(&buf[..n]),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
-                    }
-                }
+                io::copy(
+                    &mut io::BufReader::with_capacity(CHUNK, b.upload_reader(&sid)?),
+                    &mut h,
+                )?;
                 Ok(h.digest())
             })
             .await?
@@ -428,7 +410,7 @@ async fn commit(
         let sid = id.to_string();
         st.blocking(move |b| b.upload_delete(&sid)).await?;
         return Err(
-            ApiError::new(Code::DigestInvalid).detail(serde_json::json!({
+            ApiError::new(ErrorCode::DigestInvalid).detail(serde_json::json!({
                 "expected": digest.to_string(),
                 "actual": actual.to_string(),
             })),
@@ -492,7 +474,7 @@ pub async fn patch_upload(
             Some((start, _)) if start == session.size => {}
             _ => {
                 let hv = |v: String| HeaderValue::from_str(&v).expect("ascii");
-                return Err(ApiError::new(Code::RangeInvalid)
+                return Err(ApiError::new(ErrorCode::RangeInvalid)
                     .header(header::LOCATION, hv(upload_location(name, id)))
                     .header(header::RANGE, hv(range_value(session.size)))
                     .header(
@@ -523,7 +505,7 @@ pub async fn finish_upload(
     let mut guard = lock.lock().await;
     open_session(st, name, id, &mut guard).await?;
     let Some(d) = q.get("digest") else {
-        return Err(ApiError::new(Code::DigestInvalid).message("digest missing"));
+        return Err(ApiError::new(ErrorCode::DigestInvalid).message("digest missing"));
     };
     let digest = parse_digest(d)?;
     let session = guard.as_mut().expect("opened");
@@ -532,7 +514,7 @@ pub async fn finish_upload(
     if result.is_ok()
         || result
             .as_ref()
-            .is_err_and(|e| e.code == Code::DigestInvalid)
+            .is_err_and(|e| e.code == ErrorCode::DigestInvalid)
     {
         *guard = None;
         drop(guard);

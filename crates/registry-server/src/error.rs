@@ -1,110 +1,18 @@
 //! The distribution spec's error body: `{"errors":[{"code","message","detail"}]}` with the
-//! spec's codes and their HTTP statuses. Every handler returns `Result<_, ApiError>`.
+//! spec's codes ([`ErrorCode`], shared with the client in `oci-model`) and their HTTP statuses.
+//! Every handler returns `Result<_, ApiError>`.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use oci_model::ErrorCode;
 use serde_json::json;
-
-/// The spec's error codes (distribution-spec v1.1 "Error Codes"), plus distribution's
-/// `TOOMANYREQUESTS`, `UNAVAILABLE`, `PAGINATION_NUMBER_INVALID` and `UNKNOWN` (storage failures,
-/// the only 5xx).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Code {
-    BlobUnknown,
-    BlobUploadInvalid,
-    BlobUploadUnknown,
-    DigestInvalid,
-    ManifestBlobUnknown,
-    ManifestInvalid,
-    ManifestUnknown,
-    NameInvalid,
-    NameUnknown,
-    SizeInvalid,
-    Unauthorized,
-    Denied,
-    Unsupported,
-    TooManyRequests,
-    RangeInvalid,
-    Unavailable,
-    PaginationNumberInvalid,
-    Unknown,
-}
-
-impl Code {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::BlobUnknown => "BLOB_UNKNOWN",
-            Code::BlobUploadInvalid => "BLOB_UPLOAD_INVALID",
-            Code::BlobUploadUnknown => "BLOB_UPLOAD_UNKNOWN",
-            Code::DigestInvalid => "DIGEST_INVALID",
-            Code::ManifestBlobUnknown => "MANIFEST_BLOB_UNKNOWN",
-            Code::ManifestInvalid => "MANIFEST_INVALID",
-            Code::ManifestUnknown => "MANIFEST_UNKNOWN",
-            Code::NameInvalid => "NAME_INVALID",
-            Code::NameUnknown => "NAME_UNKNOWN",
-            Code::SizeInvalid => "SIZE_INVALID",
-            Code::Unauthorized => "UNAUTHORIZED",
-            Code::Denied => "DENIED",
-            Code::Unsupported => "UNSUPPORTED",
-            Code::TooManyRequests => "TOOMANYREQUESTS",
-            Code::RangeInvalid => "RANGE_INVALID",
-            Code::Unavailable => "UNAVAILABLE",
-            Code::PaginationNumberInvalid => "PAGINATION_NUMBER_INVALID",
-            Code::Unknown => "UNKNOWN",
-        }
-    }
-
-    /// The status distribution (the reference implementation) sends with each code.
-    pub fn status(self) -> StatusCode {
-        match self {
-            Code::BlobUnknown
-            | Code::BlobUploadUnknown
-            | Code::ManifestUnknown
-            | Code::NameUnknown => StatusCode::NOT_FOUND,
-            Code::Unauthorized => StatusCode::UNAUTHORIZED,
-            Code::Denied => StatusCode::FORBIDDEN,
-            Code::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
-            Code::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-            Code::RangeInvalid => StatusCode::RANGE_NOT_SATISFIABLE,
-            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Code::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        }
-    }
-
-    /// distribution's default message for the code.
-    pub fn default_message(self) -> &'static str {
-        match self {
-            Code::BlobUnknown => "blob unknown to registry",
-            Code::BlobUploadInvalid => "blob upload invalid",
-            Code::BlobUploadUnknown => "blob upload unknown to registry",
-            Code::DigestInvalid => "provided digest did not match uploaded content",
-            Code::ManifestBlobUnknown => {
-                "manifest references a manifest or blob unknown to registry"
-            }
-            Code::ManifestInvalid => "manifest invalid",
-            Code::ManifestUnknown => "manifest unknown",
-            Code::NameInvalid => "invalid repository name",
-            Code::NameUnknown => "repository name not known to registry",
-            Code::SizeInvalid => "provided length did not match content length",
-            Code::Unauthorized => "authentication required",
-            Code::Denied => "requested access to the resource is denied",
-            Code::Unsupported => "The operation is unsupported.",
-            Code::TooManyRequests => "too many requests",
-            Code::RangeInvalid => "invalid content range",
-            Code::Unavailable => "service unavailable",
-            Code::PaginationNumberInvalid => "invalid number of results requested",
-            Code::Unknown => "unknown error",
-        }
-    }
-}
 
 /// One error response: a code, a message, optional detail, an optional status override
 /// (e.g. 413 for an oversized manifest) and extra headers (`WWW-Authenticate`). Kept small
 /// (boxed detail, a list of headers): handlers return it in every `Result`.
 #[derive(Debug)]
 pub struct ApiError {
-    pub code: Code,
+    pub code: ErrorCode,
     pub message: String,
     pub detail: Option<Box<serde_json::Value>>,
     pub status: Option<StatusCode>,
@@ -112,7 +20,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(code: Code) -> ApiError {
+    pub fn new(code: ErrorCode) -> ApiError {
         ApiError {
             code,
             message: code.default_message().to_string(),
@@ -144,7 +52,9 @@ impl ApiError {
     }
 
     pub fn http_status(&self) -> StatusCode {
-        self.status.unwrap_or_else(|| self.code.status())
+        self.status.unwrap_or_else(|| {
+            StatusCode::from_u16(self.code.status()).expect("error codes carry valid statuses")
+        })
     }
 }
 
@@ -155,12 +65,6 @@ impl std::fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
-
-impl From<Code> for ApiError {
-    fn from(code: Code) -> ApiError {
-        ApiError::new(code)
-    }
-}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -190,11 +94,12 @@ mod tests {
 
     #[test]
     fn body_and_status_follow_the_spec() {
-        let resp = ApiError::new(Code::DigestInvalid).into_response();
+        let resp = ApiError::new(ErrorCode::DigestInvalid).into_response();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-        let resp = ApiError::new(Code::ManifestUnknown).into_response();
+        let resp = ApiError::new(ErrorCode::ManifestUnknown).into_response();
         assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-        let too_big = ApiError::new(Code::ManifestInvalid).status(StatusCode::PAYLOAD_TOO_LARGE);
+        let too_big =
+            ApiError::new(ErrorCode::ManifestInvalid).status(StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(too_big.http_status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 }

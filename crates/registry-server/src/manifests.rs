@@ -5,9 +5,8 @@
 //! the `Content-Type` it was pushed with.
 
 use crate::auth::Action;
-use crate::blobs::parse_digest;
-use crate::error::{ApiError, Code};
-use crate::server::{AppState, empty, identity, query};
+use crate::error::ApiError;
+use crate::state::{AppState, empty, identity, parse_digest, query};
 use crate::storage::{Backend, Link};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -15,9 +14,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use oci_model::manifest::{self, Descriptor, Parsed};
-use oci_model::{Digest, media_type};
+use oci_model::{Digest, ErrorCode, media_type};
 use serde_json::{Value, json};
-use std::io;
+use std::io::{self, Read};
 use std::sync::Arc;
 
 /// The largest manifest accepted (distribution's and the spec's recommended limit).
@@ -31,7 +30,7 @@ enum Ref {
     Tag(String),
 }
 
-fn parse_ref(reference: &str, unknown: Code) -> Result<Ref, ApiError> {
+fn parse_ref(reference: &str, unknown: ErrorCode) -> Result<Ref, ApiError> {
     if reference.contains(':') {
         parse_digest(reference).map(Ref::Digest)
     } else if crate::names::valid_tag(reference) {
@@ -75,8 +74,6 @@ fn read_manifest(
     )))
 }
 
-use std::io::Read as _;
-
 /// `GET`/`HEAD /v2/<name>/manifests/<reference>`.
 pub async fn get(
     st: &Arc<AppState>,
@@ -84,11 +81,11 @@ pub async fn get(
     reference: &str,
     head: bool,
 ) -> Result<Response, ApiError> {
-    let r = parse_ref(reference, Code::ManifestUnknown)?;
+    let r = parse_ref(reference, ErrorCode::ManifestUnknown)?;
     let repo = name.to_string();
     let found = st.blocking(move |b| read_manifest(b, &repo, &r)).await?;
     let Some((digest, mt, bytes)) = found else {
-        return Err(ApiError::new(Code::ManifestUnknown).detail(json!({ "Tag": reference })));
+        return Err(ApiError::new(ErrorCode::ManifestUnknown).detail(json!({ "Tag": reference })));
     };
     let mut resp = empty(
         StatusCode::OK,
@@ -112,7 +109,7 @@ async fn read_limited(body: Body, limit: usize) -> Result<Option<Bytes>, ApiErro
     let mut buf = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
-            ApiError::new(Code::ManifestInvalid).message(format!("reading body: {e}"))
+            ApiError::new(ErrorCode::ManifestInvalid).message(format!("reading body: {e}"))
         })?;
         if buf.len() + chunk.len() > limit {
             // Read (and drop) a bounded remainder so the client sees the answer rather than a
@@ -175,14 +172,14 @@ pub async fn put(
     reference: &str,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let r = parse_ref(reference, Code::ManifestInvalid)?;
+    let r = parse_ref(reference, ErrorCode::ManifestInvalid)?;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let Some(bytes) = read_limited(req.into_body(), MAX_MANIFEST).await? else {
-        return Err(ApiError::new(Code::ManifestInvalid)
+        return Err(ApiError::new(ErrorCode::ManifestInvalid)
             .message(format!("manifest too big (limit {MAX_MANIFEST} bytes)"))
             .status(StatusCode::PAYLOAD_TOO_LARGE));
     };
@@ -190,16 +187,15 @@ pub async fn put(
     if let Ref::Digest(d) = &r
         && d != &digest
     {
-        return Err(ApiError::new(Code::DigestInvalid).detail(json!({
+        return Err(ApiError::new(ErrorCode::DigestInvalid).detail(json!({
             "expected": d.to_string(), "actual": digest.to_string()
         })));
     }
     let (parsed, effective) = manifest::parse(content_type.as_deref(), &bytes)
-        .map_err(|e| ApiError::new(Code::ManifestInvalid).message(e.message))?;
+        .map_err(|e| ApiError::new(ErrorCode::ManifestInvalid).message(e.message))?;
     if matches!(parsed, Parsed::Schema1) {
-        return Err(
-            ApiError::new(Code::ManifestInvalid).message("schema 1 manifests are not supported")
-        );
+        return Err(ApiError::new(ErrorCode::ManifestInvalid)
+            .message("schema 1 manifests are not supported"));
     }
     // The type recorded is the one pushed, when it is a manifest type at all.
     let mt = match content_type.as_deref() {
@@ -260,7 +256,7 @@ pub async fn put(
         })
         .await?;
     if let Some(m) = missing {
-        return Err(ApiError::new(Code::ManifestBlobUnknown).detail(json!({ "digest": m })));
+        return Err(ApiError::new(ErrorCode::ManifestBlobUnknown).detail(json!({ "digest": m })));
     }
     let mut headers = vec![
         ("Location", format!("/v2/{name}/manifests/{digest}")),
@@ -279,12 +275,8 @@ fn essence(ct: &str) -> &str {
 /// `DELETE /v2/<name>/manifests/<reference>`: by tag, the tag; by digest, the manifest, its
 /// tags and its entry in its subject's referrers.
 pub async fn delete(st: &Arc<AppState>, name: &str, reference: &str) -> Result<Response, ApiError> {
-    if !st.delete_enabled {
-        return Err(
-            ApiError::new(Code::Unsupported).message("deletes are disabled on this registry")
-        );
-    }
-    let r = parse_ref(reference, Code::ManifestUnknown)?;
+    st.require_delete()?;
+    let r = parse_ref(reference, ErrorCode::ManifestUnknown)?;
     let repo = name.to_string();
     let deleted = st
         .blocking(move |b| match r {
@@ -319,7 +311,7 @@ pub async fn delete(st: &Arc<AppState>, name: &str, reference: &str) -> Result<R
         })
         .await?;
     if !deleted {
-        return Err(ApiError::new(Code::ManifestUnknown));
+        return Err(ApiError::new(ErrorCode::ManifestUnknown));
     }
     Ok(empty(StatusCode::ACCEPTED, &[]))
 }
@@ -327,14 +319,13 @@ pub async fn delete(st: &Arc<AppState>, name: &str, reference: &str) -> Result<R
 /// `n` and `last` of a paginated listing; `n` absent means everything.
 fn pagination(req: &Request) -> Result<(Option<usize>, Option<String>), ApiError> {
     let q = query(req);
-    let n =
-        match q.get("n") {
-            None => None,
-            Some(v) if v.is_empty() => None,
-            Some(v) => Some(v.parse::<usize>().map_err(|_| {
-                ApiError::new(Code::PaginationNumberInvalid).detail(json!({ "n": v }))
-            })?),
-        };
+    let n = match q.get("n") {
+        None => None,
+        Some(v) if v.is_empty() => None,
+        Some(v) => Some(v.parse::<usize>().map_err(|_| {
+            ApiError::new(ErrorCode::PaginationNumberInvalid).detail(json!({ "n": v }))
+        })?),
+    };
     Ok((n, q.get("last").filter(|l| !l.is_empty()).cloned()))
 }
 
@@ -389,7 +380,7 @@ pub async fn tags_list(st: &Arc<AppState>, name: &str, req: Request) -> Result<R
             b.link_list(&repo, &Link::Tag).map(Some)
         })
         .await?
-        .ok_or_else(|| ApiError::new(Code::NameUnknown).detail(json!({ "name": name })))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::NameUnknown).detail(json!({ "name": name })))?;
     let (tags, link) = page(tags, n, last.as_deref(), &format!("/v2/{name}/tags/list"));
     Ok(json_response(json!({ "name": name, "tags": tags }), link))
 }
@@ -442,7 +433,7 @@ pub async fn referrers(
         })
         .await?;
     let Some(mut descriptors) = found else {
-        return Err(ApiError::new(Code::NameUnknown).detail(json!({ "name": name })));
+        return Err(ApiError::new(ErrorCode::NameUnknown).detail(json!({ "name": name })));
     };
     if let Some(f) = &filter {
         descriptors.retain(|d| d["artifactType"].as_str() == Some(f.as_str()));

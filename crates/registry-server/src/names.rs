@@ -1,9 +1,13 @@
-//! Validation of everything a request path carries before it can reach the disk: repository
-//! names (the distribution spec's grammar), tags, upload session ids; and the split of a
-//! `/v2/<name>/<kind>/<ref>` path into its route.
+//! What a request path carries, parsed once and validated before anything can reach the disk:
+//! repository names (the distribution spec's grammar), tags, upload session ids, and the split
+//! of a path into the [`Target`] both the auth middleware and the router act on.
 //!
-//! Paths are matched on the raw (still percent-encoded) request path, so `%2e%2e` or `%2f`
-//! stay literal and fail the name grammar; `..` fails it too.
+//! One parse serves both so that the name authorized is the name served. The path is split on
+//! its literal `/` first, from the end (references, digests and session ids contain no `/`;
+//! names may, and may even contain a component called `blobs`); each part is then
+//! percent-decoded on its own. So `a%2fb` names the repository `a/b`, while an encoded `/` in
+//! an upload id cannot move the split. A decoded `..` or `.` fails the name grammar, and a part
+//! that does not decode keeps its `%`, which no grammar (name, tag, digest, upload id) admits.
 
 /// Longest repository name accepted (distribution's limit).
 pub const MAX_NAME_LEN: usize = oci_model::reference::NAME_TOTAL_LENGTH_MAX;
@@ -55,26 +59,52 @@ pub fn new_upload_id() -> String {
     )
 }
 
-/// What a `/v2/…` path below the base names. The name is not validated yet.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Route<'a> {
+/// What a `/v2/<name>/…` path names: borrowed pieces of the raw path from [`route`], owned and
+/// decoded ones in a [`Target`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route<S = String> {
     /// `/v2/<name>/tags/list`
-    Tags(&'a str),
+    Tags(S),
     /// `/v2/<name>/manifests/<reference>`
-    Manifest(&'a str, &'a str),
+    Manifest(S, S),
     /// `/v2/<name>/blobs/uploads/`
-    UploadStart(&'a str),
+    UploadStart(S),
     /// `/v2/<name>/blobs/uploads/<id>`
-    Upload(&'a str, &'a str),
+    Upload(S, S),
     /// `/v2/<name>/blobs/<digest>`
-    Blob(&'a str, &'a str),
+    Blob(S, S),
     /// `/v2/<name>/referrers/<digest>`
-    Referrers(&'a str, &'a str),
+    Referrers(S, S),
 }
 
-/// Splits the part of a request path after `/v2/` into a route. Checks from the end, so a name
-/// may itself contain components like `blobs` or `tags`.
-pub fn route(rest: &str) -> Option<Route<'_>> {
+impl<S> Route<S> {
+    /// The repository name.
+    pub fn name(&self) -> &S {
+        match self {
+            Route::Tags(n)
+            | Route::Manifest(n, _)
+            | Route::UploadStart(n)
+            | Route::Upload(n, _)
+            | Route::Blob(n, _)
+            | Route::Referrers(n, _) => n,
+        }
+    }
+
+    fn map<T>(self, f: impl Fn(S) -> T) -> Route<T> {
+        match self {
+            Route::Tags(n) => Route::Tags(f(n)),
+            Route::Manifest(n, r) => Route::Manifest(f(n), f(r)),
+            Route::UploadStart(n) => Route::UploadStart(f(n)),
+            Route::Upload(n, id) => Route::Upload(f(n), f(id)),
+            Route::Blob(n, d) => Route::Blob(f(n), f(d)),
+            Route::Referrers(n, d) => Route::Referrers(f(n), f(d)),
+        }
+    }
+}
+
+/// Splits the raw part of a request path after `/v2/` into a route, from the end. A reference,
+/// digest or id must not be empty. The name is neither decoded nor validated yet.
+pub fn route(rest: &str) -> Option<Route<&str>> {
     let (head, last) = rest.rsplit_once('/')?;
     if last == "list"
         && let Some(name) = head.strip_suffix("/tags")
@@ -91,6 +121,9 @@ pub fn route(rest: &str) -> Option<Route<'_>> {
     {
         return Some(Route::UploadStart(name));
     }
+    if last.is_empty() {
+        return None;
+    }
     if let Some(name) = head.strip_suffix("/blobs/uploads") {
         return Some(Route::Upload(name, last));
     }
@@ -101,6 +134,64 @@ pub fn route(rest: &str) -> Option<Route<'_>> {
         "referrers" => Some(Route::Referrers(name, last)),
         _ => None,
     }
+}
+
+/// What a request path addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `/v1/_ping`
+    Ping,
+    /// `/v1/search`
+    Search,
+    /// `/v2/_catalog`
+    Catalog,
+    /// `/v2/<name>/…` with a valid name; every part decoded.
+    Repository(Route),
+    /// `/v2/` itself, and every path no route matches (the router answers 404).
+    Other,
+}
+
+/// A repository name outside the grammar (decoded, or raw when it does not decode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidName(pub String);
+
+/// Parses a raw (percent-encoded) request path.
+pub fn parse(path: &str) -> Result<Target, InvalidName> {
+    match path {
+        "/v1/_ping" => return Ok(Target::Ping),
+        "/v1/search" => return Ok(Target::Search),
+        "/v2/_catalog" => return Ok(Target::Catalog),
+        _ => {}
+    }
+    let Some(route) = path.strip_prefix("/v2/").and_then(route) else {
+        return Ok(Target::Other);
+    };
+    let route = route.map(|part| percent_decode(part).unwrap_or_else(|| part.to_string()));
+    if !valid_repo(route.name()) {
+        return Err(InvalidName(route.name().clone()));
+    }
+    Ok(Target::Repository(route))
+}
+
+/// Percent-decodes `s` (no `+` handling); `None` for a bad escape or non-UTF-8 result.
+pub fn percent_decode(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return Some(s.to_string());
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -186,5 +277,48 @@ mod tests {
         assert_eq!(route("a/tags/list/x"), None);
         assert_eq!(route("a"), None);
         assert_eq!(route("a/other/x"), None);
+        assert_eq!(route("a/manifests/"), None);
+        assert_eq!(route("a/blobs/"), None);
+    }
+
+    #[test]
+    fn paths_are_split_then_decoded() {
+        let repo = |r: Route<&str>| Ok(Target::Repository(r.map(str::to_string)));
+        assert_eq!(parse("/v1/_ping"), Ok(Target::Ping));
+        assert_eq!(parse("/v1/search"), Ok(Target::Search));
+        assert_eq!(parse("/v2/_catalog"), Ok(Target::Catalog));
+        for other in [
+            "/v2",
+            "/v2/",
+            "/",
+            "/v1/other",
+            "/v2/a/b",
+            "/v2/a/manifests/",
+        ] {
+            assert_eq!(parse(other), Ok(Target::Other), "{other}");
+        }
+        assert_eq!(
+            parse("/v2/a%2fb/manifests/v%31"),
+            repo(Route::Manifest("a/b", "v1"))
+        );
+        // An encoded `/` in the last part cannot move the split.
+        assert_eq!(
+            parse("/v2/a/blobs/uploads/..%2f..%2fetc"),
+            repo(Route::Upload("a", "../../etc"))
+        );
+        // A part that does not decode stays raw; the `%` fails its grammar later.
+        assert_eq!(
+            parse("/v2/a/manifests/%ff"),
+            repo(Route::Manifest("a", "%ff"))
+        );
+        for (path, name) in [
+            ("/v2/a%/manifests/latest", "a%"),
+            ("/v2/a%ff/manifests/latest", "a%ff"),
+            ("/v2/%2e%2e/tags/list", ".."),
+            ("/v2/a%2f..%2fb/blobs/uploads/", "a/../b"),
+            ("/v2/A/manifests/latest", "A"),
+        ] {
+            assert_eq!(parse(path), Err(InvalidName(name.into())), "{path}");
+        }
     }
 }

@@ -2,12 +2,13 @@
 //! Docker Hub's search API over it: `GET /v1/search?q=&n=&page=`.
 
 use crate::auth::Action;
-use crate::error::{ApiError, Code};
-use crate::server::{AppState, identity, query};
+use crate::error::ApiError;
+use crate::state::{AppState, identity, query};
 use crate::storage::{Backend, Link};
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use oci_model::ErrorCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::io;
@@ -99,7 +100,7 @@ fn number(
     match q.get(key).map(String::as_str) {
         None | Some("") => Ok(None),
         Some(v) => v.parse::<usize>().map(Some).map_err(|_| {
-            ApiError::new(Code::PaginationNumberInvalid)
+            ApiError::new(ErrorCode::PaginationNumberInvalid)
                 .message(format!("invalid {key}: {v:?}"))
                 .status(StatusCode::BAD_REQUEST)
         }),

@@ -1,26 +1,27 @@
-//! The HTTP server: configuration, shared state, the router, dispatch of `/v2/<name>/…` paths,
-//! request logging and graceful shutdown.
+//! The HTTP server: configuration, the router, dispatch of `/v2/<name>/…` targets, request
+//! logging and graceful shutdown. The top of the crate: it wires the layers below together and
+//! nothing below imports it.
 
-use crate::auth::{self, Auth, AuthConfig, Identity};
-use crate::error::{ApiError, Code};
-use crate::names::{self, Route};
-use crate::storage::Backend;
+use crate::auth::{self, Auth, AuthConfig};
+use crate::error::ApiError;
+use crate::names::{Route, Target};
 use crate::storage::fs::FsBackend;
-use crate::{blobs, manifests, search};
+use crate::{blobs, manifests, request, search};
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use oci_model::ErrorCode;
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
+
+pub use crate::state::AppState;
 
 /// The default listen address: loopback only.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:5000";
@@ -39,7 +40,8 @@ pub struct ConfigFile {
 }
 
 impl ConfigFile {
-    /// Reads a config file; relative paths in it are taken from its directory.
+    /// Reads a config file; relative paths in it are taken from its directory. The error is
+    /// the message alone: the CLI, its caller, gives it the CLI's own error kind.
     pub fn load(path: &Path) -> Result<ConfigFile, String> {
         let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
         let mut cfg: ConfigFile = serde_json::from_slice(&bytes)
@@ -86,78 +88,14 @@ impl Options {
     }
 }
 
-/// One upload session's progress as this process knows it: the bytes written and their running
-/// hash (`None` when unknown, e.g. after a restart: the file is hashed again at commit).
-pub struct Session {
-    pub size: u64,
-    pub hasher: Option<oci_model::Sha256Writer>,
-}
-
-/// State shared by every request.
-pub struct AppState {
-    pub backend: Arc<dyn Backend>,
-    pub auth: Arc<Auth>,
-    pub delete_enabled: bool,
-    sessions: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Session>>>>>,
-}
-
-impl AppState {
-    pub fn new(backend: Arc<dyn Backend>, auth: Arc<Auth>, delete_enabled: bool) -> AppState {
-        AppState {
-            backend,
-            auth,
-            delete_enabled,
-            sessions: std::sync::Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The lock guarding one upload session (requests on a session are serialized).
-    pub fn session(&self, id: &str) -> Arc<tokio::sync::Mutex<Option<Session>>> {
-        let mut map = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(id.to_string()).or_default().clone()
-    }
-
-    /// Forgets a finished or cancelled session.
-    pub fn forget_session(&self, id: &str) {
-        let mut map = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(id);
-    }
-
-    /// Runs storage work on the blocking pool; storage failures become `UNKNOWN` (500).
-    pub async fn blocking<T, F>(&self, f: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&dyn Backend) -> std::io::Result<T> + Send + 'static,
-    {
-        let backend = self.backend.clone();
-        match tokio::task::spawn_blocking(move || f(&*backend)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(storage_error(e)),
-            Err(e) => {
-                Err(ApiError::new(Code::Unknown).message(format!("storage task failed: {e}")))
-            }
-        }
-    }
-}
-
-/// A storage failure (never caused by request input, which is validated first).
-pub fn storage_error(e: std::io::Error) -> ApiError {
-    eprintln!("strata registry: storage error: {e}");
-    ApiError::new(Code::Unknown).message(format!("storage error: {e}"))
-}
-
-/// The identity the auth middleware established (anonymous when none).
-pub fn identity(req: &Request) -> Identity {
-    req.extensions()
-        .get::<Identity>()
-        .cloned()
-        .unwrap_or(Identity::Anonymous)
-}
-
 /// Builds the server's state and router for `opts`.
-pub fn build(opts: &Options) -> Result<(Router, Arc<AppState>), String> {
-    let backend = FsBackend::new(&opts.root)
-        .map_err(|e| format!("opening registry root {}: {e}", opts.root.display()))?;
+pub fn build(opts: &Options) -> oci_model::Result<(Router, Arc<AppState>)> {
+    let backend = FsBackend::new(&opts.root).map_err(|e| {
+        oci_model::Error::invalid(format!(
+            "opening registry root {}: {e}",
+            opts.root.display()
+        ))
+    })?;
     let auth = Arc::new(Auth::new(opts.auth.as_ref(), &opts.base_dir)?);
     let state = Arc::new(AppState::new(
         Arc::new(backend),
@@ -167,7 +105,8 @@ pub fn build(opts: &Options) -> Result<(Router, Arc<AppState>), String> {
     Ok((router(state.clone(), opts.log), state))
 }
 
-/// The registry's routes around `state`.
+/// The registry's routes around `state`. An API request meets the layers in the crate's order:
+/// its path parsed ([`request::parse_target`]), then [`auth::middleware`], then the handler.
 pub fn router(state: Arc<AppState>, log: bool) -> Router {
     let api = Router::new()
         .route("/v2", get(base))
@@ -179,7 +118,8 @@ pub fn router(state: Arc<AppState>, log: bool) -> Router {
         .layer(middleware::from_fn_with_state(
             state.auth.clone(),
             auth::middleware,
-        ));
+        ))
+        .layer(middleware::from_fn(request::parse_target));
     // Docker's daemon pings `/v1/_ping` before `/v1/search`; any answer will do, so it is
     // outside authentication.
     let ping = Router::new().route("/v1/_ping", get(base));
@@ -228,98 +168,55 @@ async fn base() -> Response {
         .into_response()
 }
 
-/// Routes `/v2/<name>/…` by hand: names contain slashes, so the path is split from its end,
-/// on the raw (undecoded) path.
-async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
-    let path = req.uri().path().to_string();
-    let rest = path.strip_prefix("/v2/").unwrap_or_default();
-    let Some(route) = names::route(rest) else {
-        return ApiError::new(Code::NameUnknown)
-            .message("no such route")
-            .status(StatusCode::NOT_FOUND)
-            .into_response();
+/// Dispatches `/v2/<name>/…` on the request's [`Target`] (names contain slashes, so axum's
+/// router cannot split these paths).
+async fn dispatch(State(st): State<Arc<AppState>>, mut req: Request) -> Response {
+    let route = match request::target(&mut req) {
+        Ok(Target::Repository(route)) => route,
+        Ok(_) => {
+            return ApiError::new(ErrorCode::NameUnknown)
+                .message("no such route")
+                .status(StatusCode::NOT_FOUND)
+                .into_response();
+        }
+        Err(e) => return e.into_response(),
     };
-    let name = match route {
-        Route::Tags(n)
-        | Route::Manifest(n, _)
-        | Route::UploadStart(n)
-        | Route::Upload(n, _)
-        | Route::Blob(n, _)
-        | Route::Referrers(n, _) => n,
-    };
-    if !names::valid_repo(name) {
-        return ApiError::new(Code::NameInvalid)
-            .detail(serde_json::json!({ "name": name }))
-            .into_response();
-    }
-    let name = name.to_string();
     let method = req.method().clone();
     let result = match (route, &method) {
-        (Route::Tags(_), &Method::GET) => manifests::tags_list(&st, &name, req).await,
-        (Route::Manifest(_, r), &Method::GET) => manifests::get(&st, &name, r, false).await,
-        (Route::Manifest(_, r), &Method::HEAD) => manifests::get(&st, &name, r, true).await,
-        (Route::Manifest(_, r), &Method::PUT) => {
-            let r = r.to_string();
-            manifests::put(&st, &name, &r, req).await
-        }
-        (Route::Manifest(_, r), &Method::DELETE) => manifests::delete(&st, &name, r).await,
-        (Route::Referrers(_, d), &Method::GET) => {
-            let d = d.to_string();
+        (Route::Tags(name), &Method::GET) => manifests::tags_list(&st, &name, req).await,
+        (Route::Manifest(name, r), &Method::GET) => manifests::get(&st, &name, &r, false).await,
+        (Route::Manifest(name, r), &Method::HEAD) => manifests::get(&st, &name, &r, true).await,
+        (Route::Manifest(name, r), &Method::PUT) => manifests::put(&st, &name, &r, req).await,
+        (Route::Manifest(name, r), &Method::DELETE) => manifests::delete(&st, &name, &r).await,
+        (Route::Referrers(name, d), &Method::GET) => {
             manifests::referrers(&st, &name, &d, req).await
         }
-        (Route::Blob(_, d), &Method::GET | &Method::HEAD) => {
+        (Route::Blob(name, d), &Method::GET | &Method::HEAD) => {
             let range = req.headers().get(header::RANGE).cloned();
-            blobs::get(&st, &name, d, range, method == Method::HEAD).await
+            blobs::get(&st, &name, &d, range, method == Method::HEAD).await
         }
-        (Route::Blob(_, d), &Method::DELETE) => blobs::delete(&st, &name, d).await,
-        (Route::UploadStart(_), &Method::POST) => blobs::start_upload(&st, &name, req).await,
-        (Route::Upload(_, id), &Method::GET) => blobs::upload_status(&st, &name, id).await,
-        (Route::Upload(_, id), &Method::PATCH) => {
-            let id = id.to_string();
+        (Route::Blob(name, d), &Method::DELETE) => blobs::delete(&st, &name, &d).await,
+        (Route::UploadStart(name), &Method::POST) => blobs::start_upload(&st, &name, req).await,
+        (Route::Upload(name, id), &Method::GET) => blobs::upload_status(&st, &name, &id).await,
+        (Route::Upload(name, id), &Method::PATCH) => {
             blobs::patch_upload(&st, &name, &id, req).await
         }
-        (Route::Upload(_, id), &Method::PUT) => {
-            let id = id.to_string();
-            blobs::finish_upload(&st, &name, &id, req).await
-        }
-        (Route::Upload(_, id), &Method::DELETE) => blobs::cancel_upload(&st, &name, id).await,
-        _ => Err(ApiError::new(Code::Unsupported).status(StatusCode::METHOD_NOT_ALLOWED)),
+        (Route::Upload(name, id), &Method::PUT) => blobs::finish_upload(&st, &name, &id, req).await,
+        (Route::Upload(name, id), &Method::DELETE) => blobs::cancel_upload(&st, &name, &id).await,
+        _ => Err(ApiError::new(ErrorCode::Unsupported).status(StatusCode::METHOD_NOT_ALLOWED)),
     };
     result.unwrap_or_else(|e| e.into_response())
 }
 
-/// An empty-bodied response with a status and headers.
-pub fn empty(status: StatusCode, headers: &[(&str, String)]) -> Response {
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = status;
-    for (k, v) in headers {
-        if let (Ok(name), Ok(value)) = (
-            header::HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(v),
-        ) {
-            resp.headers_mut().insert(name, value);
-        }
-    }
-    resp.headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-    resp
-}
-
-/// The request's query parameters (later duplicates win).
-pub fn query(req: &Request) -> HashMap<String, String> {
-    axum::extract::Query::<HashMap<String, String>>::try_from_uri(req.uri())
-        .map(|q| q.0)
-        .unwrap_or_default()
-}
-
 /// Binds `opts.addr`, calls `ready` with the bound address, and serves until `shutdown`
-/// completes (in-flight requests finish first).
+/// completes (in-flight requests finish first). The error is the message alone, as for
+/// [`ConfigFile::load`]; [`build`] has the typed configuration errors.
 pub async fn serve<F, R>(opts: Options, shutdown: F, ready: R) -> Result<(), String>
 where
     F: Future<Output = ()> + Send + 'static,
     R: FnOnce(SocketAddr),
 {
-    let (app, _state) = build(&opts)?;
+    let (app, _state) = build(&opts).map_err(|e| e.message)?;
     let listener = tokio::net::TcpListener::bind(&opts.addr)
         .await
         .map_err(|e| format!("listening on {}: {e}", opts.addr))?;

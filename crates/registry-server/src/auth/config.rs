@@ -29,6 +29,7 @@
 //! - Anonymous clients never push or delete: a rule granting them that is refused at load.
 
 use super::Action;
+use oci_model::Error;
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -193,7 +194,7 @@ pub(crate) struct Policy {
 }
 
 impl Policy {
-    pub fn compile(cfg: &AuthConfig) -> Result<Policy, String> {
+    pub fn compile(cfg: &AuthConfig) -> oci_model::Result<Policy> {
         let rules = match &cfg.access {
             None => None,
             Some(rules) => {
@@ -201,25 +202,29 @@ impl Policy {
                 for (i, r) in rules.iter().enumerate() {
                     let n = i + 1;
                     if r.account.is_empty() {
-                        return Err(format!("auth: access rule {n}: empty \"account\""));
+                        return Err(Error::invalid(format!(
+                            "auth: access rule {n}: empty \"account\""
+                        )));
                     }
                     if r.repository.is_empty() {
-                        return Err(format!("auth: access rule {n}: empty \"repository\""));
+                        return Err(Error::invalid(format!(
+                            "auth: access rule {n}: empty \"repository\""
+                        )));
                     }
                     let mut actions = ActionSet::EMPTY;
                     for a in &r.actions {
                         actions = actions.union(ActionSet::parse_one(a).ok_or_else(|| {
-                            format!(
+                            Error::invalid(format!(
                                 "auth: access rule {n}: unknown action {a:?} \
                                  (expected pull, push, delete or *)"
-                            )
+                            ))
                         })?);
                     }
                     if r.account == ANONYMOUS_ACCOUNT && !ActionSet::PULL.contains(actions) {
-                        return Err(format!(
+                        return Err(Error::invalid(format!(
                             "auth: access rule {n}: anonymous clients may only pull \
                              (no write without credentials)"
-                        ));
+                        )));
                     }
                     out.push(CompiledRule {
                         account: r.account.clone(),
@@ -297,7 +302,7 @@ mod tests {
 
     fn policy(json: &str) -> Result<Policy, String> {
         let cfg: AuthConfig = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        Policy::compile(&cfg)
+        Policy::compile(&cfg).map_err(|e| e.message)
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! re-read when its modification time or size changes, so users can be added without a restart
 //! (a file that no longer parses keeps the previous users and logs why).
 
+use oci_model::Error;
 use ring::hmac;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ pub struct Users(HashMap<String, String>);
 impl Users {
     /// Parses htpasswd text. Lines are `user:hash`; blank lines and `#` comments are skipped.
     /// Only bcrypt hashes (`$2y$`, `$2b$`, `$2a$`, `$2x$`) are accepted.
-    pub fn parse(text: &str, origin: &str) -> Result<Users, String> {
+    pub fn parse(text: &str, origin: &str) -> oci_model::Result<Users> {
         let mut users = HashMap::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -32,26 +33,32 @@ impl Users {
             }
             let n = i + 1;
             let Some((user, hash)) = line.split_once(':') else {
-                return Err(format!("{origin} line {n}: expected \"user:hash\""));
+                return Err(Error::invalid(format!(
+                    "{origin} line {n}: expected \"user:hash\""
+                )));
             };
             if user.is_empty() {
-                return Err(format!("{origin} line {n}: empty user name"));
+                return Err(Error::invalid(format!(
+                    "{origin} line {n}: empty user name"
+                )));
             }
             if user == super::config::ANONYMOUS_ACCOUNT {
-                return Err(format!(
+                return Err(Error::invalid(format!(
                     "{origin} line {n}: the user name \"anonymous\" is reserved for clients \
                      without credentials"
-                ));
+                )));
             }
             if !is_bcrypt(hash) {
-                return Err(format!(
+                return Err(Error::invalid(format!(
                     "{origin} line {n}: user {user:?}: only bcrypt password hashes are supported \
                      (create entries with `htpasswd -B`); this one is {}",
                     hash_kind(hash)
-                ));
+                )));
             }
             if users.insert(user.to_string(), hash.to_string()).is_some() {
-                return Err(format!("{origin} line {n}: user {user:?} appears twice"));
+                return Err(Error::invalid(format!(
+                    "{origin} line {n}: user {user:?} appears twice"
+                )));
             }
         }
         Ok(Users(users))
@@ -120,15 +127,16 @@ fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
 
 impl Htpasswd {
     /// Loads `path` (no path: no users).
-    pub fn load(path: Option<PathBuf>) -> Result<Htpasswd, String> {
+    pub fn load(path: Option<PathBuf>) -> oci_model::Result<Htpasswd> {
         let (users, st) = match &path {
             None => (Users::default(), None),
             Some(p) => {
                 let st = stamp(p);
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| format!("auth: reading htpasswd file {}: {e}", p.display()))?;
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    Error::invalid(format!("auth: reading htpasswd file {}: {e}", p.display()))
+                })?;
                 let users = Users::parse(&text, &format!("htpasswd file {}", p.display()))
-                    .map_err(|e| format!("auth: {e}"))?;
+                    .map_err(|e| Error::invalid(format!("auth: {e}")))?;
                 (users, st)
             }
         };
@@ -146,13 +154,13 @@ impl Htpasswd {
 
     /// The current users, re-reading the file if it changed.
     pub fn users(&self) -> Arc<Users> {
-        let mut loaded = self.loaded.lock().unwrap();
+        let mut loaded = crate::lock(&self.loaded);
         if let Some(p) = &self.path {
             let st = stamp(p);
             if st != loaded.stamp {
                 let origin = format!("htpasswd file {}", p.display());
                 match std::fs::read_to_string(p)
-                    .map_err(|e| format!("{origin}: {e}"))
+                    .map_err(|e| Error::invalid(format!("{origin}: {e}")))
                     .and_then(|t| Users::parse(&t, &origin))
                 {
                     Ok(users) => loaded.users = Arc::new(users),
@@ -175,7 +183,7 @@ impl Htpasswd {
         let Some(hash) = users.hash_of(user) else {
             return false;
         };
-        if let Some((cached_hash, cached_mac)) = self.cache.lock().unwrap().get(user)
+        if let Some((cached_hash, cached_mac)) = crate::lock(&self.cache).get(user)
             && cached_hash == hash
             && hmac::verify(&self.cache_key, password.as_bytes(), cached_mac.as_ref()).is_ok()
         {
@@ -187,7 +195,7 @@ impl Htpasswd {
             .await
             .unwrap_or(false);
         if ok {
-            let mut cache = self.cache.lock().unwrap();
+            let mut cache = crate::lock(&self.cache);
             // One entry per user, so the cache is bounded by the user count; the bound below only
             // matters if the file keeps growing.
             if cache.len() >= 4096 {
@@ -230,21 +238,24 @@ mod tests {
             ("u:secret", "plain text"),
             ("u:$2y$05$short", "malformed bcrypt"),
         ] {
-            let err = Users::parse(line, "htpasswd file f").unwrap_err();
+            let err = Users::parse(line, "htpasswd file f").unwrap_err().message;
             assert!(
                 err.starts_with("htpasswd file f line 1: user \"u\": only bcrypt"),
                 "{err}"
             );
             assert!(err.contains(kind), "{err}");
         }
-        let err = Users::parse("nocolon", "f").unwrap_err();
+        let err = Users::parse("nocolon", "f").unwrap_err().message;
         assert!(err.contains("expected \"user:hash\""), "{err}");
-        let err = Users::parse(&bcrypt_line("anonymous", "x"), "f").unwrap_err();
+        let err = Users::parse(&bcrypt_line("anonymous", "x"), "f")
+            .unwrap_err()
+            .message;
         assert!(err.contains("reserved"), "{err}");
         let twice = format!("{}{}", bcrypt_line("a", "x"), bcrypt_line("a", "y"));
         assert!(
             Users::parse(&twice, "f")
                 .unwrap_err()
+                .message
                 .contains("appears twice")
         );
     }
@@ -278,7 +289,9 @@ mod tests {
 
     #[test]
     fn load_errors_name_the_file() {
-        let err = Htpasswd::load(Some("/nonexistent/htpasswd".into())).unwrap_err();
+        let err = Htpasswd::load(Some("/nonexistent/htpasswd".into()))
+            .unwrap_err()
+            .message;
         assert!(
             err.starts_with("auth: reading htpasswd file /nonexistent/htpasswd:"),
             "{err}"

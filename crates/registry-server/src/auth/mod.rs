@@ -6,7 +6,10 @@
 //!   (format and policy: see the `config` module); no `"auth"` object means an open registry;
 //! - the server builds one [`Auth`] with [`Auth::new`] and wraps every `/v2/…` and `/v1/…` route in
 //!   [`middleware`] (`axum::middleware::from_fn_with_state(auth.clone(), auth::middleware)`), and
-//!   merges [`token_router`] (the token realm, `GET`/`POST /token`);
+//!   merges [`token_router`] (the token realm, `GET`/`POST /token`, in the `issuer` module);
+//! - the middleware decides on the request's [`Target`](crate::names::Target) as
+//!   [`crate::request::target`] gives it: parsed by the server's first layer, or here when
+//!   there is none;
 //! - the server is served with `into_make_service_with_connect_info::<SocketAddr>()`, so the
 //!   middleware can see the peer address (anonymous read is on by default for loopback peers; a
 //!   request without `ConnectInfo` counts as non-loopback);
@@ -29,10 +32,11 @@
 //! - Anonymous clients (no credentials, admitted by the `anonymous` setting) get what the policy
 //!   gives anonymous — pull at most — without any token; `/v2/` always needs credentials (a
 //!   token, even an anonymous one from the realm, or Basic), so `login` really checks them.
-//! - A repository name outside the grammar (after percent-decoding) → 400 `NAME_INVALID`.
+//! - A repository name outside the grammar → 400 `NAME_INVALID`, before any credential check.
 
 mod config;
 mod htpasswd;
+mod issuer;
 mod need;
 mod token;
 
@@ -40,20 +44,22 @@ mod token;
 mod tests;
 
 pub use config::{ActionSet, Anonymous, AuthConfig, Mode, Rule, TokenConfig};
+pub use issuer::token_router;
 pub use need::{Need, need_of};
 pub use token::{AccessEntry, Claims};
 
-use crate::error::{ApiError, Code};
+use crate::error::ApiError;
 use crate::names::valid_repo;
-use axum::Router;
+use crate::request;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use config::Policy;
 use htpasswd::Htpasswd;
+use oci_model::{Error, ErrorCode};
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::json;
@@ -108,51 +114,9 @@ pub(crate) fn random_hmac_key() -> hmac::Key {
     hmac::Key::new(hmac::HMAC_SHA256, &random_bytes::<32>())
 }
 
-/// Reads the token signing key from `path`, creating it (32 random bytes, mode 0600) if missing.
-fn load_or_create_key(path: &Path) -> Result<hmac::Key, String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    match std::fs::read(path) {
-        Ok(k) if k.len() >= 32 => return Ok(hmac::Key::new(hmac::HMAC_SHA256, &k)),
-        Ok(k) => {
-            return Err(format!(
-                "auth: token key file {} holds {} bytes; at least 32 are needed",
-                path.display(),
-                k.len()
-            ));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(format!(
-                "auth: reading token key file {}: {e}",
-                path.display()
-            ));
-        }
-    }
-    let key = random_bytes::<32>();
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)?;
-        f.write_all(&key)?;
-        f.sync_all()
-    };
-    match write() {
-        Ok(()) => Ok(hmac::Key::new(hmac::HMAC_SHA256, &key)),
-        // Another process created it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_key(path),
-        Err(e) => Err(format!(
-            "auth: creating token key file {}: {e}",
-            path.display()
-        )),
-    }
-}
-
 impl Auth {
     /// `base_dir` resolves relative paths in the config (the config file's directory).
-    pub fn new(cfg: Option<&AuthConfig>, base_dir: &Path) -> Result<Auth, String> {
+    pub fn new(cfg: Option<&AuthConfig>, base_dir: &Path) -> oci_model::Result<Auth> {
         let Some(cfg) = cfg else {
             return Ok(Auth { inner: None });
         };
@@ -160,19 +124,21 @@ impl Auth {
         let users = Htpasswd::load(cfg.htpasswd.as_ref().map(|p| base_dir.join(p)))?;
         let mut token = cfg.token.clone();
         if token.service.is_empty() || token.issuer.is_empty() {
-            return Err("auth: token \"service\" and \"issuer\" must not be empty".into());
+            return Err(Error::invalid(
+                "auth: token \"service\" and \"issuer\" must not be empty",
+            ));
         }
         if token.expiry < 60 {
-            return Err(format!(
+            return Err(Error::invalid(format!(
                 "auth: token \"expiry\" is {} seconds; at least 60 are needed",
                 token.expiry
-            ));
+            )));
         }
         for (what, v) in [("service", &token.service), ("issuer", &token.issuer)] {
             if v.contains(['"', '\\']) || v.chars().any(char::is_control) {
-                return Err(format!(
+                return Err(Error::invalid(format!(
                     "auth: token {what} {v:?} contains '\"', '\\' or controls"
-                ));
+                )));
             }
         }
         if let Some(realm) = &token.realm
@@ -180,12 +146,14 @@ impl Auth {
                 || realm.contains(['"', '\\'])
                 || realm.chars().any(char::is_control))
         {
-            return Err(format!("auth: token realm {realm:?} is not an http(s) URL"));
+            return Err(Error::invalid(format!(
+                "auth: token realm {realm:?} is not an http(s) URL"
+            )));
         }
         let token_key = match &token.key {
             Some(p) => {
                 let p = base_dir.join(p);
-                let k = load_or_create_key(&p)?;
+                let k = token::load_or_create_key(&p)?;
                 token.key = Some(p);
                 k
             }
@@ -353,7 +321,7 @@ fn realm_for(cfg: &TokenConfig, headers: &HeaderMap) -> String {
 }
 
 fn unauthorized(need: &Need, challenge: String) -> Response {
-    let mut err = ApiError::new(Code::Unauthorized).detail(access_records(need));
+    let mut err = ApiError::new(ErrorCode::Unauthorized).detail(access_records(need));
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         err = err.header(header::WWW_AUTHENTICATE, v);
     }
@@ -399,13 +367,9 @@ pub async fn middleware(State(auth): State<Arc<Auth>>, mut req: Request, next: N
         req.extensions_mut().insert(Identity::Anonymous);
         return next.run(req).await;
     };
-    let need = match need_of(req.method(), req.uri().path(), req.uri().query()) {
-        Ok(n) => n,
-        Err(need::InvalidName(name)) => {
-            return ApiError::new(Code::NameInvalid)
-                .detail(json!({ "name": name }))
-                .into_response();
-        }
+    let need = match request::target(&mut req) {
+        Ok(target) => need::need(req.method(), &target, req.uri().query()),
+        Err(e) => return e.into_response(),
     };
     let loopback = peer_is_loopback(req.extensions());
     let verdict = match inner.mode {
@@ -488,7 +452,7 @@ async fn check_basic(
     } else if who == Identity::Anonymous {
         Verdict::Deny(basic_challenge(need))
     } else {
-        Verdict::Deny(ApiError::new(Code::Denied).into_response())
+        Verdict::Deny(ApiError::new(ErrorCode::Denied).into_response())
     }
 }
 
@@ -558,256 +522,5 @@ fn check_token(
             need,
             Some("insufficient_scope"),
         ))
-    }
-}
-
-/// Routes of the token realm: `GET /token` and `POST /token` in token mode, none otherwise.
-pub fn token_router(auth: Arc<Auth>) -> Router {
-    if auth.mode() != Some(Mode::Token) {
-        return Router::new();
-    }
-    Router::new().route(
-        "/token",
-        axum::routing::get(token_get)
-            .post(token_post)
-            .with_state(auth),
-    )
-}
-
-/// A token realm error: the status and Docker Hub's `{"details": …}` body.
-struct TokenError(StatusCode, String);
-
-fn token_error(status: StatusCode, details: &str) -> TokenError {
-    TokenError(status, details.to_string())
-}
-
-impl IntoResponse for TokenError {
-    fn into_response(self) -> Response {
-        (
-            self.0,
-            [(header::CONTENT_TYPE, "application/json")],
-            json!({ "details": self.1 }).to_string(),
-        )
-            .into_response()
-    }
-}
-
-/// Issues a token for `who` granting the part of the requested scopes `who` may have.
-/// Returns the token, its access and the issue time.
-fn issue(
-    auth: &Auth,
-    inner: &Inner,
-    who: &Identity,
-    scopes: &[String],
-    service: Option<&str>,
-) -> Result<(String, Vec<AccessEntry>, u64), TokenError> {
-    if let Some(s) = service
-        && s != inner.token.service
-    {
-        return Err(token_error(
-            StatusCode::BAD_REQUEST,
-            &format!("unknown service {s:?}"),
-        ));
-    }
-    let mut access: Vec<AccessEntry> = Vec::new();
-    for scope in scopes.iter().flat_map(|s| s.split_whitespace()) {
-        let Some(sc) = token::parse_scope(scope) else {
-            continue;
-        };
-        let granted: Vec<String> = match sc.kind.as_str() {
-            "repository" if valid_repo(&sc.name) => {
-                let requested = sc
-                    .actions
-                    .iter()
-                    .filter_map(|a| ActionSet::parse_one(a))
-                    .fold(ActionSet::EMPTY, ActionSet::union);
-                requested
-                    .intersect(auth.allowed(who, &sc.name))
-                    .names()
-                    .into_iter()
-                    .map(str::to_string)
-                    .collect()
-            }
-            // Any admitted client may list (results are filtered per repository).
-            "registry" if sc.name == "catalog" => sc
-                .actions
-                .iter()
-                .filter(|a| *a == "*" || *a == "search")
-                .cloned()
-                .collect(),
-            _ => continue,
-        };
-        if granted.is_empty() {
-            continue;
-        }
-        match access
-            .iter_mut()
-            .find(|e| e.kind == sc.kind && e.name == sc.name)
-        {
-            Some(e) => {
-                for a in granted {
-                    if !e.actions.contains(&a) {
-                        e.actions.push(a);
-                    }
-                }
-            }
-            None => access.push(AccessEntry {
-                kind: sc.kind,
-                name: sc.name,
-                actions: granted,
-            }),
-        }
-    }
-    let now = token::now_secs();
-    let tok = mint(inner, who, access.clone(), now, inner.token.expiry);
-    Ok((tok, access, now))
-}
-
-/// Who asks for a token: Basic credentials (wrong ones → 401), else anonymous if admitted.
-async fn token_client(
-    inner: &Inner,
-    creds: Option<Option<(String, String)>>,
-    loopback: bool,
-) -> Result<Identity, TokenError> {
-    match creds {
-        Some(Some((user, password))) => {
-            if inner.users.verify(&user, &password).await {
-                Ok(Identity::User(user))
-            } else {
-                Err(token_error(
-                    StatusCode::UNAUTHORIZED,
-                    "incorrect username or password",
-                ))
-            }
-        }
-        Some(None) => Err(token_error(
-            StatusCode::UNAUTHORIZED,
-            "incorrect username or password",
-        )),
-        None if anonymous_admitted(&inner.policy, loopback) => Ok(Identity::Anonymous),
-        None => Err(token_error(
-            StatusCode::UNAUTHORIZED,
-            "authentication required",
-        )),
-    }
-}
-
-/// `GET /token?service=…&scope=…[&scope=…]`, Basic credentials optional.
-async fn token_get(State(auth): State<Arc<Auth>>, req: Request) -> Response {
-    let Some(inner) = &auth.inner else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let q = need::parse_query(req.uri().query().unwrap_or(""));
-    let scopes: Vec<String> = q
-        .iter()
-        .filter(|(k, _)| k == "scope")
-        .map(|(_, v)| v.clone())
-        .collect();
-    let service = q
-        .iter()
-        .find(|(k, _)| k == "service")
-        .map(|(_, v)| v.as_str());
-    let loopback = peer_is_loopback(req.extensions());
-    let who = match token_client(inner, basic_credentials(req.headers()), loopback).await {
-        Ok(w) => w,
-        Err(r) => return r.into_response(),
-    };
-    match issue(&auth, inner, &who, &scopes, service) {
-        Ok((tok, _, now)) => (
-            [(header::CONTENT_TYPE, "application/json")],
-            token::response_body(&tok, inner.token.expiry, now).to_string(),
-        )
-            .into_response(),
-        Err(r) => r.into_response(),
-    }
-}
-
-/// `POST /token` (OAuth2 form): `grant_type=password` with `username`, `password`, `scope`,
-/// `service`. Refresh tokens are not issued, so `grant_type=refresh_token` is refused.
-async fn token_post(State(auth): State<Arc<Auth>>, req: Request) -> Response {
-    let Some(inner) = &auth.inner else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let loopback = peer_is_loopback(req.extensions());
-    let body = match axum::body::to_bytes(req.into_body(), 64 * 1024).await {
-        Ok(b) => b,
-        Err(_) => {
-            return token_error(StatusCode::BAD_REQUEST, "request body too large").into_response();
-        }
-    };
-    let form = need::parse_query(&String::from_utf8_lossy(&body));
-    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    match get("grant_type").as_deref() {
-        Some("password") => {}
-        Some("refresh_token") => {
-            return token_error(
-                StatusCode::BAD_REQUEST,
-                "refresh tokens are not supported by this registry",
-            )
-            .into_response();
-        }
-        _ => return token_error(StatusCode::BAD_REQUEST, "unsupported grant_type").into_response(),
-    }
-    let creds = match (get("username"), get("password")) {
-        (Some(u), Some(p)) => Some(Some((u, p))),
-        _ => Some(None),
-    };
-    let who = match token_client(inner, creds, loopback).await {
-        Ok(w) => w,
-        Err(r) => return r.into_response(),
-    };
-    let scopes: Vec<String> = form
-        .iter()
-        .filter(|(k, _)| k == "scope")
-        .map(|(_, v)| v.clone())
-        .collect();
-    match issue(&auth, inner, &who, &scopes, get("service").as_deref()) {
-        Ok((tok, access, now)) => {
-            let scope: Vec<String> = access
-                .iter()
-                .map(|e| format!("{}:{}:{}", e.kind, e.name, e.actions.join(",")))
-                .collect();
-            let mut body = token::response_body(&tok, inner.token.expiry, now);
-            body["scope"] = json!(scope.join(" "));
-            (
-                [(header::CONTENT_TYPE, "application/json")],
-                body.to_string(),
-            )
-                .into_response()
-        }
-        Err(r) => r.into_response(),
-    }
-}
-
-/// Signs a token for `who` with `access`, valid from `now` for `lifetime` seconds.
-fn mint(
-    inner: &Inner,
-    who: &Identity,
-    access: Vec<AccessEntry>,
-    now: u64,
-    lifetime: u64,
-) -> String {
-    let claims = Claims {
-        iss: inner.token.issuer.clone(),
-        sub: match who {
-            Identity::Anonymous => String::new(),
-            Identity::User(u) => u.clone(),
-        },
-        aud: token::Audience::One(inner.token.service.clone()),
-        exp: now + lifetime,
-        nbf: now,
-        iat: now,
-        jti: hex::encode(random_bytes::<16>()),
-        access,
-    };
-    token::sign(&inner.token_key, &claims)
-}
-
-impl Auth {
-    /// Signs a token for `who` with the given access, as the realm would (tests and tools).
-    /// Panics on a registry without auth.
-    pub fn sign_token(&self, who: &Identity, access: Vec<AccessEntry>, lifetime: u64) -> String {
-        let inner = self.inner.as_ref().expect("sign_token on an open registry");
-        mint(inner, who, access, token::now_secs(), lifetime)
     }
 }

@@ -1,14 +1,11 @@
-//! What a request needs: method and path mapped to a repository and actions, the catalog, the
-//! search endpoint, or plain authentication (`/v2/`).
+//! What a request needs: its method and [`Target`] mapped to a repository and actions, the
+//! catalog, the search endpoint, or plain authentication (`/v2/` and paths no route matches).
 //!
-//! `/v2/<name>/{manifests,blobs,tags,referrers}/<ref>` and `/v2/<name>/blobs/uploads/[<id>]`:
-//! references, digests and session ids contain no `/`, so the name is found from the end of the
-//! path; names themselves may contain `/` (and even a component called `blobs`). The path is
-//! percent-decoded first so the name checked is the name the router sees, and a name outside the
-//! distribution grammar is refused here (`NAME_INVALID`) before any permission check.
+//! The target comes from the one path parser ([`crate::names::parse`]) the router uses too, so
+//! the repository authorized is the repository served; its name is already valid.
 
 use super::config::ActionSet;
-use crate::names::valid_repo;
+use crate::names::{InvalidName, Route, Target, percent_decode};
 use axum::http::Method;
 
 /// What a request needs.
@@ -31,50 +28,21 @@ pub enum Need {
     },
 }
 
-/// The request's path is not valid: a repository name outside the grammar or bytes that don't
-/// decode.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidName(pub String);
-
 /// Maps a request to its need. `path` is the raw (percent-encoded) path, `query` the raw query.
+/// The middleware maps the target already parsed for the request instead (`need`).
 pub fn need_of(method: &Method, path: &str, query: Option<&str>) -> Result<Need, InvalidName> {
-    let decoded = percent_decode(path).ok_or_else(|| InvalidName(path.to_string()))?;
-    if decoded == "/v1/_ping" {
-        return Ok(Need::Nothing);
-    }
-    if decoded == "/v1/search" {
-        return Ok(Need::Search);
-    }
-    let Some(rest) = decoded.strip_prefix("/v2/") else {
-        return Ok(Need::Authenticated);
+    crate::names::parse(path).map(|target| need(method, &target, query))
+}
+
+/// Maps a request's method, parsed target and raw query to its need.
+pub fn need(method: &Method, target: &Target, query: Option<&str>) -> Need {
+    let route = match target {
+        Target::Ping => return Need::Nothing,
+        Target::Search => return Need::Search,
+        Target::Catalog => return Need::Catalog,
+        Target::Other => return Need::Authenticated,
+        Target::Repository(route) => route,
     };
-    if rest.is_empty() {
-        return Ok(Need::Authenticated);
-    }
-    if rest == "_catalog" {
-        return Ok(Need::Catalog);
-    }
-    let segs: Vec<&str> = rest.split('/').collect();
-    let n = segs.len();
-    // blobs/uploads/<id> or blobs/uploads/ (the trailing slash leaves an empty last segment).
-    let (name_segs, upload_start) = if n >= 4 && segs[n - 3] == "blobs" && segs[n - 2] == "uploads"
-    {
-        (&segs[..n - 3], segs[n - 1].is_empty())
-    } else if n >= 3
-        && matches!(segs[n - 2], "manifests" | "blobs" | "tags" | "referrers")
-        && !segs[n - 1].is_empty()
-    {
-        (
-            &segs[..n - 2],
-            segs[n - 2] == "blobs" && segs[n - 1] == "uploads",
-        )
-    } else {
-        return Ok(Need::Authenticated);
-    };
-    let name = name_segs.join("/");
-    if !valid_repo(&name) {
-        return Err(InvalidName(name));
-    }
     let actions = if *method == Method::GET || *method == Method::HEAD {
         ActionSet::PULL
     } else if *method == Method::DELETE {
@@ -85,7 +53,7 @@ pub fn need_of(method: &Method, path: &str, query: Option<&str>) -> Result<Need,
         ActionSet::PULL
     };
     let mut mount_from = None;
-    if upload_start && *method == Method::POST {
+    if matches!(route, Route::UploadStart(_)) && *method == Method::POST {
         let q = parse_query(query.unwrap_or(""));
         let has_mount = q.iter().any(|(k, _)| k == "mount");
         if let Some((_, from)) = q.iter().find(|(k, _)| k == "from")
@@ -94,32 +62,11 @@ pub fn need_of(method: &Method, path: &str, query: Option<&str>) -> Result<Need,
             mount_from = Some(from.clone());
         }
     }
-    Ok(Need::Repository {
-        name,
+    Need::Repository {
+        name: route.name().clone(),
         actions,
         mount_from,
-    })
-}
-
-/// Percent-decodes `s` (no `+` handling); `None` for a bad escape or non-UTF-8 result.
-pub fn percent_decode(s: &str) -> Option<String> {
-    if !s.contains('%') {
-        return Some(s.to_string());
     }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Parses `application/x-www-form-urlencoded` text (a query string or a form body) into pairs,

@@ -2,8 +2,9 @@
 //! with the peer address set as the server's `ConnectInfo` would.
 
 use super::*;
+use axum::Router;
 use axum::body::Body;
-use axum::http::{Method, Request as HttpRequest};
+use axum::http::{Method, Request as HttpRequest, StatusCode};
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use tower::ServiceExt;
@@ -865,7 +866,7 @@ async fn persisted_key_and_audience() {
     std::fs::write(&key_path, b"short").unwrap();
     let cfg: AuthConfig =
         serde_json::from_str(&token_cfg(r#","token":{"key":"token.key"}"#)).unwrap();
-    let err = Auth::new(Some(&cfg), f.dir.path()).err().unwrap();
+    let err = Auth::new(Some(&cfg), f.dir.path()).err().unwrap().message;
     assert!(err.contains("holds 5 bytes"), "{err}");
 }
 
@@ -899,6 +900,10 @@ fn config_errors() {
         let cfg: AuthConfig = serde_json::from_str(json).unwrap();
         Auth::new(Some(&cfg), f.dir.path())
             .err()
+            .map(|e| {
+                assert_eq!(e.kind, oci_model::ErrorKind::InvalidArgument, "{e}");
+                e.message
+            })
             .unwrap_or_default()
     };
     assert!(new(r#"{"htpasswd":"missing"}"#).starts_with("auth: reading htpasswd file"));

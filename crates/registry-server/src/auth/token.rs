@@ -1,4 +1,5 @@
-//! Bearer tokens: the registry's own token realm (`GET`/`POST /token`) and token checking.
+//! Bearer tokens: their format, signing and checking, and the scopes clients ask for (the realm
+//! that issues them is [`super::issuer`]).
 //!
 //! Tokens are JWTs (`header.claims.signature`, base64url without padding) signed with
 //! HMAC-SHA256: header `{"alg":"HS256","typ":"JWT"}`, claims `iss`, `sub` (empty for anonymous),
@@ -7,16 +8,21 @@
 //! have are dropped silently; a wrong password is a 401). Scopes are `repository:NAME:ACTIONS`
 //! (a `repository(class):NAME:…` class is ignored) and `registry:catalog:*` / `…:search`.
 //!
+//! The HMAC key is random per process unless the config names a key file, which is created on
+//! first use so tokens survive a restart.
+//!
 //! No refresh tokens are issued (`offline_token=true` is ignored), so clients such as `docker
 //! login` keep the password; `POST /token` accepts `grant_type=password` only.
 
 use super::config::ActionSet;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use oci_model::Error;
 use oci_model::time::rfc3339_utc;
 use ring::hmac;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One `access` entry of a token, or one requested scope.
@@ -208,6 +214,48 @@ pub fn response_body(token: &str, expires_in: u64, issued_at: u64) -> Value {
         "expires_in": expires_in,
         "issued_at": rfc3339_utc(issued_at),
     })
+}
+
+/// Reads the token signing key from `path`, creating it (32 random bytes, mode 0600) if missing.
+pub fn load_or_create_key(path: &Path) -> oci_model::Result<hmac::Key> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::read(path) {
+        Ok(k) if k.len() >= 32 => return Ok(hmac::Key::new(hmac::HMAC_SHA256, &k)),
+        Ok(k) => {
+            return Err(Error::invalid(format!(
+                "auth: token key file {} holds {} bytes; at least 32 are needed",
+                path.display(),
+                k.len()
+            )));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(Error::invalid(format!(
+                "auth: reading token key file {}: {e}",
+                path.display()
+            )));
+        }
+    }
+    let key = super::random_bytes::<32>();
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+        f.write_all(&key)?;
+        f.sync_all()
+    };
+    match write() {
+        Ok(()) => Ok(hmac::Key::new(hmac::HMAC_SHA256, &key)),
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_key(path),
+        Err(e) => Err(Error::invalid(format!(
+            "auth: creating token key file {}: {e}",
+            path.display()
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -86,20 +86,3 @@ pub trait Backend: Send + Sync + 'static {
     /// Every repository, sorted.
     fn repo_list(&self) -> io::Result<Vec<String>>;
 }
-
-/// Copies everything from `r` into `w`, in large chunks.
-pub fn copy_all(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<u64> {
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut n = 0u64;
-    loop {
-        match r.read(&mut buf) {
-            Ok(0) => return Ok(n),
-            Ok(k) => {
-                w.write_all(&buf[..k])?;
-                n += k as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}

@@ -84,3 +84,16 @@ async fn bad_references_and_digests_are_4xx() {
     let (status, body) = raw(s.addr, "POST", "/v2/a/tags/list").await;
     assert_eq!(status, 405, "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encoded_slash_names_the_repository_it_decodes_to() {
+    let s = TestServer::start().await;
+    let d = s.push_blob("lib/a", b"encoded").await;
+    let (status, body) = raw(s.addr, "GET", &format!("/v2/lib%2fa/blobs/{d}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, "encoded");
+    // In the last part it cannot move the split: still an (invalid) upload id.
+    let (status, body) = raw(s.addr, "GET", "/v2/lib/a/blobs/uploads/x%2fy").await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("BLOB_UPLOAD_UNKNOWN"), "{body}");
+}
