@@ -261,7 +261,7 @@ pub async fn fetch_token(
             err.detail = Some(redact_secrets(d, &secrets));
         }
         if err.code.is_none() && status == 401 {
-            err.code = Some("UNAUTHORIZED".into());
+            err.code = Some(oci_model::ErrorCode::Unauthorized.into());
         }
         return Err(err);
     }

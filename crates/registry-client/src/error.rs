@@ -2,8 +2,42 @@
 //! temporary/permanent classification for retries, and the `<code words>: <message>` suffix
 //! Docker appends to its pull errors (docker-image-semantics §2.5).
 
-use oci_model::{Error, ErrorKind};
+use oci_model::{Error, ErrorCode, ErrorKind};
 use std::fmt;
+
+/// A registry's error code: one of the spec's ([`ErrorCode`], shared with strata's registry), or
+/// one a registry made up, kept as it was sent (it still shows in Docker's message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Code {
+    Spec(ErrorCode),
+    Other(String),
+}
+
+impl Code {
+    pub fn parse(s: &str) -> Code {
+        ErrorCode::parse(s).map_or_else(|| Code::Other(s.to_string()), Code::Spec)
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Code::Spec(c) => c.as_str(),
+            Code::Other(s) => s,
+        }
+    }
+
+    pub fn spec(&self) -> Option<ErrorCode> {
+        match self {
+            Code::Spec(c) => Some(*c),
+            Code::Other(_) => None,
+        }
+    }
+}
+
+impl From<ErrorCode> for Code {
+    fn from(c: ErrorCode) -> Code {
+        Code::Spec(c)
+    }
+}
 
 /// What went wrong, at the level a caller can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,12 +62,15 @@ pub struct RegistryError {
     pub kind: RegistryErrorKind,
     /// The first `errors[].code` of the body (e.g. `MANIFEST_UNKNOWN`), or one derived from the
     /// request context when the body had none (HEAD, empty 404 …).
-    pub code: Option<String>,
+    pub code: Option<Code>,
     /// `errors[].message`, else the (trimmed) body, else a description of the failure.
     pub message: String,
     pub detail: Option<String>,
     /// The request URL with credentials and token-like query parameters removed.
     pub url: String,
+    /// Nothing listens at the address, or its name does not resolve: not worth the whole
+    /// backoff series.
+    pub unreachable: bool,
 }
 
 impl RegistryError {
@@ -45,7 +82,18 @@ impl RegistryError {
             message: message.into(),
             detail: None,
             url: redact_url(url),
+            unreachable: false,
         }
+    }
+
+    /// The spec code of the answer, if it carried one of the spec's.
+    pub fn spec_code(&self) -> Option<ErrorCode> {
+        self.code.as_ref().and_then(Code::spec)
+    }
+
+    /// The code as the registry sent it (or as derived from the request).
+    pub fn code_str(&self) -> Option<&str> {
+        self.code.as_ref().map(Code::as_str)
     }
 
     pub fn protocol(url: &str, message: impl Into<String>) -> Self {
@@ -58,7 +106,12 @@ impl RegistryError {
 
     /// Builds an error from a non-success HTTP answer. `context_code` is the code to report when
     /// the body carries none (a HEAD answer, an empty 404).
-    pub fn from_response(status: u16, url: &str, body: &[u8], context_code: Option<&str>) -> Self {
+    pub fn from_response(
+        status: u16,
+        url: &str,
+        body: &[u8],
+        context_code: Option<ErrorCode>,
+    ) -> Self {
         let mut err = RegistryError {
             status: Some(status),
             kind: RegistryErrorKind::Http,
@@ -66,9 +119,10 @@ impl RegistryError {
             message: String::new(),
             detail: None,
             url: redact_url(url),
+            unreachable: false,
         };
         if let Some((code, message, detail)) = parse_error_body(body) {
-            err.code = Some(code);
+            err.code = Some(Code::parse(&code));
             err.message = message;
             err.detail = detail;
         } else {
@@ -85,18 +139,17 @@ impl RegistryError {
                 .filter(|d| !d.is_empty());
             let text = if empty_doc { "" } else { text.trim() };
             err.message = truncate(details.as_deref().unwrap_or(text), 1024);
-            err.code = match status {
-                401 => Some("UNAUTHORIZED".into()),
-                403 => Some("DENIED".into()),
-                429 => Some("TOOMANYREQUESTS".into()),
-                404 => context_code.map(str::to_string),
+            let code = match status {
+                401 => Some(ErrorCode::Unauthorized),
+                403 => Some(ErrorCode::Denied),
+                429 => Some(ErrorCode::TooManyRequests),
+                404 => context_code,
                 _ => None,
             };
+            err.code = code.map(Code::Spec);
             if err.message.is_empty()
-                && let Some(code) = &err.code
+                && let Some(code) = code
             {
-                // What the reference registry says for each code, so that the suffix reads the
-                // same whether or not the server sent a body.
                 err.message = default_message(code).to_string();
             }
         }
@@ -113,10 +166,7 @@ impl RegistryError {
             | RegistryErrorKind::NoCredentials => false,
             RegistryErrorKind::Http => {
                 matches!(self.status, Some(408 | 429 | 500 | 502 | 503 | 504))
-                    || matches!(
-                        self.code.as_deref(),
-                        Some("TOOMANYREQUESTS" | "UNAVAILABLE")
-                    )
+                    || self.spec_code().is_some_and(ErrorCode::is_temporary)
             }
         }
     }
@@ -125,10 +175,7 @@ impl RegistryError {
     /// listens) or a failed name lookup gets one retry, not the whole backoff series — Docker
     /// fails at once there.
     pub fn attempts_allowed(&self, max: u32) -> u32 {
-        if self.kind == RegistryErrorKind::Connection
-            && (self.message.ends_with("connection refused")
-                || self.message.contains("dial tcp: lookup "))
-        {
+        if self.kind == RegistryErrorKind::Connection && self.unreachable {
             max.min(2)
         } else {
             max
@@ -140,8 +187,8 @@ impl RegistryError {
     /// without either, Docker's `received unexpected HTTP status: <status>`.
     pub fn docker_suffix(&self) -> String {
         match (&self.code, self.message.is_empty()) {
-            (Some(code), false) => format!("{}: {}", code_words(code), self.message),
-            (Some(code), true) => code_words(code),
+            (Some(code), false) => format!("{}: {}", code_words(code.as_str()), self.message),
+            (Some(code), true) => code_words(code.as_str()),
             (None, false) => self.message.clone(),
             (None, true) => match self.status {
                 Some(s) => format!("received unexpected HTTP status: {}", status_line(s)),
@@ -157,13 +204,20 @@ impl RegistryError {
             RegistryErrorKind::Corrupt => ErrorKind::DataCorrupt,
             RegistryErrorKind::NoCredentials => ErrorKind::Unauthorized,
             RegistryErrorKind::Protocol => ErrorKind::Internal,
-            RegistryErrorKind::Http => match (self.status, self.code.as_deref()) {
-                (_, Some("UNAUTHORIZED" | "DENIED")) | (Some(401 | 403), _) => {
+            RegistryErrorKind::Http => match (self.status, self.spec_code()) {
+                (_, Some(ErrorCode::Unauthorized | ErrorCode::Denied)) | (Some(401 | 403), _) => {
                     ErrorKind::Unauthorized
                 }
-                (_, Some("MANIFEST_UNKNOWN" | "NAME_UNKNOWN" | "BLOB_UNKNOWN"))
+                (
+                    _,
+                    Some(
+                        ErrorCode::ManifestUnknown
+                        | ErrorCode::NameUnknown
+                        | ErrorCode::BlobUnknown,
+                    ),
+                )
                 | (Some(404), _) => ErrorKind::NotFound,
-                (_, Some("UNSUPPORTED")) => ErrorKind::Unsupported,
+                (_, Some(ErrorCode::Unsupported)) => ErrorKind::Unsupported,
                 _ if self.is_temporary() => ErrorKind::Unavailable,
                 _ => ErrorKind::Internal,
             },
@@ -208,14 +262,16 @@ pub fn code_words(code: &str) -> String {
     code.to_ascii_lowercase().replace('_', " ")
 }
 
-fn default_message(code: &str) -> &'static str {
+/// What the reference registry says for the codes a body-less answer is given, so the suffix
+/// reads the same whether or not the server sent a body (none for upload sessions, as before).
+fn default_message(code: ErrorCode) -> &'static str {
     match code {
-        "MANIFEST_UNKNOWN" => "manifest unknown",
-        "NAME_UNKNOWN" => "repository name not known to registry",
-        "BLOB_UNKNOWN" => "blob unknown to registry",
-        "UNAUTHORIZED" => "authentication required",
-        "DENIED" => "requested access to the resource is denied",
-        "TOOMANYREQUESTS" => "too many requests",
+        ErrorCode::ManifestUnknown
+        | ErrorCode::NameUnknown
+        | ErrorCode::BlobUnknown
+        | ErrorCode::Unauthorized
+        | ErrorCode::Denied
+        | ErrorCode::TooManyRequests => code.default_message(),
         _ => "",
     }
 }
@@ -330,9 +386,10 @@ mod tests {
             404,
             "http://127.0.0.1:1/v2/a/manifests/nope",
             body,
-            Some("X"),
+            Some(ErrorCode::BlobUnknown),
         );
-        assert_eq!(e.code.as_deref(), Some("MANIFEST_UNKNOWN"));
+        assert_eq!(e.code_str(), Some("MANIFEST_UNKNOWN"));
+        assert_eq!(e.spec_code(), Some(ErrorCode::ManifestUnknown));
         assert_eq!(e.message, "manifest unknown");
         assert_eq!(e.detail.as_deref(), Some(r#"{"Tag":"nope"}"#));
         assert_eq!(e.docker_suffix(), "manifest unknown: manifest unknown");
@@ -353,8 +410,8 @@ mod tests {
 
     #[test]
     fn bodiless_answers_take_their_code_from_context() {
-        let e = RegistryError::from_response(404, "u", b"", Some("MANIFEST_UNKNOWN"));
-        assert_eq!(e.code.as_deref(), Some("MANIFEST_UNKNOWN"));
+        let e = RegistryError::from_response(404, "u", b"", Some(ErrorCode::ManifestUnknown));
+        assert_eq!(e.code_str(), Some("MANIFEST_UNKNOWN"));
         assert_eq!(e.docker_suffix(), "manifest unknown: manifest unknown");
         let e = RegistryError::from_response(403, "u", b"", None);
         assert_eq!(
@@ -398,6 +455,19 @@ mod tests {
             None,
         );
         assert!(!e.is_temporary());
+    }
+
+    #[test]
+    fn codes_outside_the_spec_are_kept_as_sent() {
+        let e = RegistryError::from_response(
+            400,
+            "u",
+            br#"{"errors":[{"code":"TAG_INVALID","message":"bad tag"}]}"#,
+            None,
+        );
+        assert_eq!(e.code, Some(Code::Other("TAG_INVALID".into())));
+        assert_eq!(e.spec_code(), None);
+        assert_eq!(e.docker_suffix(), "tag invalid: bad tag");
     }
 
     #[test]
@@ -460,7 +530,7 @@ mod tests {
             br#"{"details":"incorrect username or password"}"#,
             None,
         );
-        assert_eq!(e.code.as_deref(), Some("UNAUTHORIZED"));
+        assert_eq!(e.code_str(), Some("UNAUTHORIZED"));
         assert_eq!(e.message, "incorrect username or password");
         let err: Error = e.into();
         assert!(

@@ -35,7 +35,7 @@ pub use upload::{MountOutcome, UploadMode, UploadOptions, UploadProgress, Upload
 use auth::{AuthState, Challenge};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt, TryStreamExt};
-use oci_model::{Digest, media_type::MANIFEST_ACCEPT};
+use oci_model::{Digest, ErrorCode, media_type::MANIFEST_ACCEPT};
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, StatusCode};
 use std::path::PathBuf;
@@ -154,7 +154,7 @@ struct Answer {
 }
 
 impl Answer {
-    fn error(&self, context_code: Option<&str>) -> RegistryError {
+    fn error(&self, context_code: Option<ErrorCode>) -> RegistryError {
         RegistryError::from_response(self.status.as_u16(), &self.url, &self.body, context_code)
     }
     fn header(&self, name: header::HeaderName) -> Option<&str> {
@@ -317,7 +317,7 @@ impl RegistryClient {
         };
         let ans = self.execute(&ep, &req, Some(MAX_MANIFEST_SIZE)).await?;
         if !ans.status.is_success() {
-            return Err(ans.error(Some("MANIFEST_UNKNOWN")));
+            return Err(ans.error(Some(ErrorCode::ManifestUnknown)));
         }
         let digest = Digest::of(&ans.body);
         if let Ok(want) = Digest::parse(reference)
@@ -384,7 +384,7 @@ impl RegistryClient {
                     _ => true,
                 }
             }
-            _ => return Err(ans.error(Some("MANIFEST_UNKNOWN"))),
+            _ => return Err(ans.error(Some(ErrorCode::ManifestUnknown))),
         };
         debug_assert!(fallback);
         match self.get_manifest(domain, repo, reference).await {
@@ -443,7 +443,7 @@ impl RegistryClient {
                 let total = total.or_else(|| content_length(&ans.headers).map(|l| l + offset));
                 (true, total)
             }
-            _ => return Err(ans.error(Some("BLOB_UNKNOWN"))),
+            _ => return Err(ans.error(Some(ErrorCode::BlobUnknown))),
         };
         let resp = ans
             .response
@@ -544,7 +544,7 @@ impl RegistryClient {
             };
             let ans = self.execute(&ep, &req, Some(MAX_TAGS_PAGE)).await?;
             if !ans.status.is_success() {
-                return Err(ans.error(Some("NAME_UNKNOWN")));
+                return Err(ans.error(Some(ErrorCode::NameUnknown)));
             }
             #[derive(serde::Deserialize)]
             struct TagList {
@@ -847,7 +847,7 @@ impl RegistryClient {
                             format!("{method} \"{url}\": no basic auth credentials"),
                         );
                         err.status = Some(401);
-                        err.code = Some("UNAUTHORIZED".into());
+                        err.code = Some(ErrorCode::Unauthorized.into());
                         return Err(err);
                     }
                 }

@@ -297,7 +297,7 @@ async fn pull_protocol_against_distribution() {
     // Error codes as the registry sends them.
     let e = c.get_manifest(d, "strata/test", "nope").await.unwrap_err();
     assert_eq!(
-        (e.status, e.kind, e.code.as_deref()),
+        (e.status, e.kind, e.code_str()),
         (Some(404), RegistryErrorKind::Http, Some("MANIFEST_UNKNOWN"))
     );
     assert_eq!(e.docker_suffix(), "manifest unknown: manifest unknown");
@@ -307,11 +307,11 @@ async fn pull_protocol_against_distribution() {
         .get_manifest(d, "strata/missing", "latest")
         .await
         .unwrap_err();
-    assert_eq!(e.code.as_deref(), Some("MANIFEST_UNKNOWN"), "{e}");
+    assert_eq!(e.code_str(), Some("MANIFEST_UNKNOWN"), "{e}");
     assert_eq!(e.detail.as_deref(), Some(r#"{"Tag":"latest"}"#));
     // …and the tag list of one with NAME_UNKNOWN.
     let e = c.list_tags(d, "strata/missing").await.unwrap_err();
-    assert_eq!(e.code.as_deref(), Some("NAME_UNKNOWN"), "{e}");
+    assert_eq!(e.code_str(), Some("NAME_UNKNOWN"), "{e}");
     assert_eq!(
         e.docker_suffix(),
         "name unknown: repository name not known to registry"
@@ -320,15 +320,12 @@ async fn pull_protocol_against_distribution() {
         .get_blob(d, "strata/test", &Digest::of(b"absent"), 0)
         .await
         .unwrap_err();
-    assert_eq!(
-        (e.status, e.code.as_deref()),
-        (Some(404), Some("BLOB_UNKNOWN"))
-    );
+    assert_eq!((e.status, e.code_str()), (Some(404), Some("BLOB_UNKNOWN")));
     let e = c
         .get_manifest(d, "strata/test", &Digest::of(b"absent").to_string())
         .await
         .unwrap_err();
-    assert_eq!(e.code.as_deref(), Some("MANIFEST_UNKNOWN"));
+    assert_eq!(e.code_str(), Some("MANIFEST_UNKNOWN"));
 }
 
 #[tokio::test]
@@ -411,7 +408,7 @@ async fn basic_auth_with_htpasswd() {
         .await
         .unwrap_err();
     assert_eq!(
-        (e.status, e.code.as_deref()),
+        (e.status, e.code_str()),
         (Some(401), Some("UNAUTHORIZED")),
         "{e}"
     );
@@ -572,7 +569,7 @@ async fn gives_up_after_max_attempts_and_does_not_retry_4xx() {
         .await
         .unwrap_err();
     assert_eq!(
-        (e.status, e.code.as_deref()),
+        (e.status, e.code_str()),
         (Some(429), Some("TOOMANYREQUESTS"))
     );
     assert_eq!(e.docker_suffix(), "toomanyrequests: slow down");
@@ -581,7 +578,7 @@ async fn gives_up_after_max_attempts_and_does_not_retry_4xx() {
         .get_manifest(&srv.addr, "other/x", "latest")
         .await
         .unwrap_err();
-    assert_eq!(e.code.as_deref(), Some("MANIFEST_INVALID"));
+    assert_eq!(e.code_str(), Some("MANIFEST_INVALID"));
     assert_eq!(srv.count(), 4, "a 400 is not retried");
 }
 
@@ -782,10 +779,7 @@ async fn login_with_token_flow_and_redacted_rejection() {
     });
     let (_cfg, c) = isolated_client();
     let e = c.login(&srv.addr, "dave", "wrong-pass").await.unwrap_err();
-    assert_eq!(
-        (e.status, e.code.as_deref()),
-        (Some(401), Some("UNAUTHORIZED"))
-    );
+    assert_eq!((e.status, e.code_str()), (Some(401), Some("UNAUTHORIZED")));
     assert!(!format!("{e} {e:?}").contains("wrong-pass"), "{e:?}");
     assert!(
         e.docker_suffix()

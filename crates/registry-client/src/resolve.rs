@@ -1,11 +1,12 @@
 //! Reference → root descriptor (manifest or index) → the platform's manifest → config + layers.
 
+use crate::error::Code;
 use crate::{RegistryClient, RegistryError, RegistryErrorKind};
 use bytes::Bytes;
 use oci_model::manifest::{self, ImageManifest, Parsed};
 use oci_model::platform::{self, Platform};
 use oci_model::reference::Reference;
-use oci_model::{Digest, Error, ErrorKind, Result, media_type};
+use oci_model::{Digest, Error, ErrorCode, ErrorKind, Result, media_type};
 
 /// What a reference resolved to.
 pub struct Resolved {
@@ -26,16 +27,17 @@ pub fn manifest_error(reference: &Reference, e: RegistryError) -> Error {
     if e.kind == RegistryErrorKind::NoCredentials {
         return Error::new(ErrorKind::Unauthorized, e.message);
     }
-    match (e.code.as_deref(), e.status) {
-        (Some("MANIFEST_UNKNOWN"), _) | (None, Some(404)) => Error::not_found(format!(
-            "manifest for {familiar} not found: manifest unknown: manifest unknown"
-        )),
-        (Some("NAME_UNKNOWN"), _) => Error::not_found(format!(
+    let code = e.code.as_ref().map(Code::spec);
+    match (code, e.status) {
+        (Some(Some(ErrorCode::ManifestUnknown)), _) | (None, Some(404)) => Error::not_found(
+            format!("manifest for {familiar} not found: manifest unknown: manifest unknown"),
+        ),
+        (Some(Some(ErrorCode::NameUnknown)), _) => Error::not_found(format!(
             "repository {} not found: {}",
             reference.familiar_name(),
             e.docker_suffix()
         )),
-        (Some("DENIED"), _) | (None, Some(403)) => Error::new(
+        (Some(Some(ErrorCode::Denied)), _) | (None, Some(403)) => Error::new(
             ErrorKind::Unauthorized,
             format!(
                 "pull access denied for {}, repository does not exist or may require 'docker login': {}",
@@ -48,7 +50,7 @@ pub fn manifest_error(reference: &Reference, e: RegistryError) -> Error {
             ),
         ),
         // Passed through as the registry words it (`unauthorized: authentication required`).
-        (Some("UNAUTHORIZED"), _) | (None, Some(401)) => {
+        (Some(Some(ErrorCode::Unauthorized)), _) | (None, Some(401)) => {
             Error::new(ErrorKind::Unauthorized, e.docker_suffix())
         }
         _ => registry_error(e),

@@ -222,7 +222,7 @@ pub fn map_reqwest_error(url: &str, e: &reqwest::Error) -> RegistryError {
             .ok()
             .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
             .unwrap_or_default();
-        return RegistryError::new(
+        let mut err = RegistryError::new(
             kind,
             url,
             format!(
@@ -230,6 +230,8 @@ pub fn map_reqwest_error(url: &str, e: &reqwest::Error) -> RegistryError {
                 shown()
             ),
         );
+        err.unreachable = true;
+        return err;
     }
     if e.is_connect() && msg.contains("dns error") {
         let host = reqwest::Url::parse(url)
@@ -243,11 +245,13 @@ pub fn map_reqwest_error(url: &str, e: &reqwest::Error) -> RegistryError {
         } else {
             cause
         };
-        return RegistryError::new(
+        let mut err = RegistryError::new(
             kind,
             url,
             format!("Get \"{}\": dial tcp: lookup {host}: {cause}", shown()),
         );
+        err.unreachable = true;
+        return err;
     }
     let message = if msg.is_empty() {
         what.to_string()

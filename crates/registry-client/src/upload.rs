@@ -29,7 +29,7 @@ use super::{
     check_path_parts, content_length, pull_scope, transport,
 };
 use bytes::Bytes;
-use oci_model::Digest;
+use oci_model::{Digest, ErrorCode};
 use reqwest::Method;
 use reqwest::header::{self, HeaderName};
 use std::path::{Path, PathBuf};
@@ -303,7 +303,7 @@ impl RegistryClient {
         match ans.status.as_u16() {
             200..=299 => Ok(Some(content_length(&ans.headers).unwrap_or(0))),
             404 => Ok(None),
-            _ => Err(ans.error(Some("BLOB_UNKNOWN"))),
+            _ => Err(ans.error(Some(ErrorCode::BlobUnknown))),
         }
     }
 
@@ -324,7 +324,7 @@ impl RegistryClient {
         };
         let ans = self.execute(&ep, &req, Some(MAX_ERROR_BODY)).await?;
         if ans.status.as_u16() != 202 {
-            return Err(ans.error(Some("NAME_UNKNOWN")));
+            return Err(ans.error(Some(ErrorCode::NameUnknown)));
         }
         session_from(&ans)
     }
@@ -362,7 +362,7 @@ impl RegistryClient {
                 Ok(MountOutcome::Mounted)
             }
             202 => Ok(MountOutcome::NotMounted(session_from(&ans)?)),
-            _ => Err(ans.error(Some("BLOB_UNKNOWN"))),
+            _ => Err(ans.error(Some(ErrorCode::BlobUnknown))),
         }
     }
 
@@ -378,7 +378,7 @@ impl RegistryClient {
             .session_request(domain, repo, Method::GET, &session.location, None, None)
             .await?;
         if !ans.status.is_success() {
-            return Err(ans.error(Some("BLOB_UPLOAD_UNKNOWN")));
+            return Err(ans.error(Some(ErrorCode::BlobUploadUnknown)));
         }
         session_from(&ans)
     }
@@ -397,7 +397,7 @@ impl RegistryClient {
         if ans.status.is_success() || ans.status.as_u16() == 404 {
             Ok(())
         } else {
-            Err(ans.error(Some("BLOB_UPLOAD_UNKNOWN")))
+            Err(ans.error(Some(ErrorCode::BlobUploadUnknown)))
         }
     }
 
@@ -567,7 +567,7 @@ impl RegistryClient {
         };
         let ans = self.execute(&ep, &req, Some(MAX_ERROR_BODY)).await?;
         if !ans.status.is_success() {
-            return Err(ans.error(Some("NAME_UNKNOWN")));
+            return Err(ans.error(Some(ErrorCode::NameUnknown)));
         }
         check_digest_header(&ans, &digest)?;
         Ok(digest)
@@ -629,7 +629,7 @@ impl RegistryClient {
                 let s = session_from(&ans)?;
                 self.put_finish(domain, repo, digest, &s, Some(body)).await
             }
-            _ => Err(ans.error(Some("NAME_UNKNOWN"))),
+            _ => Err(ans.error(Some(ErrorCode::NameUnknown))),
         }
     }
 
@@ -654,7 +654,7 @@ impl RegistryClient {
             )
             .await?;
         if ans.status.as_u16() != 202 {
-            return Err(ans.error(Some("BLOB_UPLOAD_UNKNOWN")));
+            return Err(ans.error(Some(ErrorCode::BlobUploadUnknown)));
         }
         let mut next = session_from(&ans)?;
         let expected = s.offset + len;
@@ -689,7 +689,7 @@ impl RegistryClient {
             .session_request(domain, repo, Method::PUT, &url, body, None)
             .await?;
         if !ans.status.is_success() {
-            let err = ans.error(Some("BLOB_UPLOAD_UNKNOWN"));
+            let err = ans.error(Some(ErrorCode::BlobUploadUnknown));
             // A bodiless PUT is retried; when an earlier try went through but its answer was
             // lost, the session is gone and the blob is there.
             if resent

@@ -136,7 +136,7 @@ async fn push_protocol_against_distribution() {
             .await
             .unwrap_err();
         assert_eq!(
-            (e.status, e.code.as_deref()),
+            (e.status, e.code_str()),
             (Some(400), Some("DIGEST_INVALID")),
             "{mode:?}: {e}"
         );
@@ -222,7 +222,7 @@ async fn push_protocol_against_distribution() {
     assert_eq!(e.kind, RegistryErrorKind::Corrupt);
     // A manifest whose blobs are not in the repository is refused by the registry.
     let e = put_oci(&c, d, "push/c", "v1", &manifest).await.unwrap_err();
-    assert_eq!(e.code.as_deref(), Some("MANIFEST_BLOB_UNKNOWN"), "{e}");
+    assert_eq!(e.code_str(), Some("MANIFEST_BLOB_UNKNOWN"), "{e}");
     assert!(!e.is_temporary());
 }
 

@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use oci_model::ErrorCode;
+use oci_model::{Error, ErrorCode, ErrorKind};
 use serde::Deserialize;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -40,12 +40,19 @@ pub struct ConfigFile {
 }
 
 impl ConfigFile {
-    /// Reads a config file; relative paths in it are taken from its directory. The error is
-    /// the message alone: the CLI, its caller, gives it the CLI's own error kind.
-    pub fn load(path: &Path) -> Result<ConfigFile, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-        let mut cfg: ConfigFile = serde_json::from_slice(&bytes)
-            .map_err(|e| format!("invalid registry config file {}: {e}", path.display()))?;
+    /// Reads a config file; relative paths in it are taken from its directory. Every failure
+    /// is the caller's to fix: [`ErrorKind::InvalidArgument`].
+    pub fn load(path: &Path) -> Result<ConfigFile, Error> {
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::invalid(format!("reading {}: {e}", path.display())).with_source(e)
+        })?;
+        let mut cfg: ConfigFile = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::invalid(format!(
+                "invalid registry config file {}: {e}",
+                path.display()
+            ))
+            .with_source(e)
+        })?;
         if let Some(root) = &cfg.root
             && root.is_relative()
         {
@@ -209,20 +216,25 @@ async fn dispatch(State(st): State<Arc<AppState>>, mut req: Request) -> Response
 }
 
 /// Binds `opts.addr`, calls `ready` with the bound address, and serves until `shutdown`
-/// completes (in-flight requests finish first). The error is the message alone, as for
-/// [`ConfigFile::load`]; [`build`] has the typed configuration errors.
-pub async fn serve<F, R>(opts: Options, shutdown: F, ready: R) -> Result<(), String>
+/// completes (in-flight requests finish first). A server that cannot start is
+/// [`ErrorKind::Unavailable`], whatever stopped it ([`build`] has the typed configuration
+/// errors).
+pub async fn serve<F, R>(opts: Options, shutdown: F, ready: R) -> Result<(), Error>
 where
     F: Future<Output = ()> + Send + 'static,
     R: FnOnce(SocketAddr),
 {
-    let (app, _state) = build(&opts).map_err(|e| e.message)?;
+    let unavailable = |mut e: Error| {
+        e.kind = ErrorKind::Unavailable;
+        e
+    };
+    let (app, _state) = build(&opts).map_err(unavailable)?;
+    let listen_err =
+        |e: std::io::Error| unavailable(Error::io(format_args!("listening on {}", opts.addr), e));
     let listener = tokio::net::TcpListener::bind(&opts.addr)
         .await
-        .map_err(|e| format!("listening on {}: {e}", opts.addr))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| format!("listening on {}: {e}", opts.addr))?;
+        .map_err(listen_err)?;
+    let addr = listener.local_addr().map_err(listen_err)?;
     ready(addr);
     axum::serve(
         listener,
@@ -230,7 +242,7 @@ where
     )
     .with_graceful_shutdown(shutdown)
     .await
-    .map_err(|e| format!("serving on {addr}: {e}"))
+    .map_err(|e| unavailable(Error::io(format_args!("serving on {addr}"), e)))
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -78,7 +78,7 @@ fn invalid(msg: impl Into<String>) -> Error {
 /// The config file given with `--config`, if any.
 fn config_file(global: &Global) -> Result<ConfigFile> {
     match &global.config {
-        Some(p) => ConfigFile::load(p).map_err(invalid),
+        Some(p) => ConfigFile::load(p),
         None => Ok(ConfigFile::default()),
     }
 }
@@ -134,8 +134,7 @@ fn serve(global: &Global, args: ServeArgs) -> Result<u8> {
         opts,
         registry_server::shutdown_signal(),
         |addr| eprintln!("strata registry listening on http://{addr}"),
-    ))
-    .map_err(|e| Error::new(ErrorKind::Unavailable, e))?;
+    ))?;
     Ok(0)
 }
 

@@ -21,9 +21,9 @@ use futures_util::StreamExt;
 use oci_model::manifest::{self, Parsed};
 use oci_model::platform::Platform;
 use oci_model::reference::Reference;
-use oci_model::{Digest, Error, ErrorKind, Result, gojson, media_type};
+use oci_model::{Digest, Error, ErrorCode, ErrorKind, Result, gojson, media_type};
 use registry_client::resolve;
-use registry_client::{RegistryClient, RegistryError};
+use registry_client::{RegistryClient, RegistryError, RegistryErrorKind};
 use std::fmt::Write as _;
 
 /// Largest image config read for a verbose inspect's platform.
@@ -193,9 +193,9 @@ fn no_such_manifest(reference: &Reference) -> Error {
 /// [`resolve::manifest_error`]); failures to connect keep their own words.
 pub(crate) fn fetch_error(reference: &Reference, e: RegistryError) -> Error {
     let not_here = matches!(
-        e.code.as_deref(),
-        Some("MANIFEST_UNKNOWN" | "NAME_UNKNOWN" | "UNAUTHORIZED")
-    ) || e.message.ends_with("no basic auth credentials")
+        e.spec_code(),
+        Some(ErrorCode::ManifestUnknown | ErrorCode::NameUnknown | ErrorCode::Unauthorized)
+    ) || e.kind == RegistryErrorKind::NoCredentials
         || (e.code.is_none() && e.status.is_some());
     if not_here {
         no_such_manifest(reference)
@@ -485,7 +485,7 @@ mod tests {
             404,
             "http://x/v2/a/b/manifests/t",
             b"",
-            Some("MANIFEST_UNKNOWN"),
+            Some(ErrorCode::ManifestUnknown),
         );
         let err = fetch_error(&r, e);
         assert_eq!(err.kind, ErrorKind::NotFound);

@@ -54,10 +54,6 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-fn fsync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 /// Sorted names of a directory's entries (no dot-files); an absent directory is empty.
 fn list_dir(dir: &Path) -> io::Result<Vec<String>> {
     let mut out = Vec::new();
@@ -135,7 +131,7 @@ impl FsBackend {
             f.write_all(bytes)?;
             f.sync_all()?;
             fs::rename(&tmp, dir.join(name))?;
-            fsync_dir(dir)
+            fsutil::fsync_dir(dir)
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
@@ -246,7 +242,7 @@ impl Backend for FsBackend {
         // Concurrent commits of the same digest rename identical bytes over each other;
         // readers holding the old file keep reading it.
         fs::rename(&data, blobs.join(digest.hex()))?;
-        fsync_dir(&blobs)?;
+        fsutil::fsync_dir(&blobs)?;
         fs::remove_dir_all(&dir)
     }
 
