@@ -5,6 +5,7 @@
 //! and one history entry `{created, comment}`.
 
 use super::build::{self, NewLayer};
+use super::fetch::ChunkReader;
 use super::tasks::blocking;
 use crate::progress::{ProgressEvent, ProgressSink};
 use bytes::Bytes;
@@ -190,14 +191,7 @@ async fn import_leased(
             let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
             let (store2, lease2) = (store.clone(), lease.clone());
             let worker = tokio::task::spawn_blocking(move || {
-                layer_from(
-                    &store2,
-                    ChannelReader {
-                        rx,
-                        current: Bytes::new(),
-                    },
-                    &lease2,
-                )
+                layer_from(&store2, ChunkReader::new(rx), &lease2)
             });
             let mut stream = resp.bytes_stream();
             while let Some(chunk) = stream.next().await {
@@ -232,28 +226,6 @@ async fn import_leased(
 fn layer_from<R: Read>(store: &Store, input: R, lease: &Lease) -> Result<NewLayer> {
     let plain = decompressed(input)?;
     build::store_layer(store, plain, None, lease)
-}
-
-/// The blocking end of a download: chunks from the async side, in order.
-struct ChannelReader {
-    rx: mpsc::Receiver<io::Result<Bytes>>,
-    current: Bytes,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(Ok(b)) => self.current = b,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        self.current = self.current.slice(n..);
-        Ok(n)
-    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ pub mod build;
 pub mod commit;
 pub mod df;
 pub mod export;
+mod fetch;
 pub mod filter;
 pub mod history;
 pub mod import;

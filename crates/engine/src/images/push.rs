@@ -27,10 +27,10 @@
 //! the content store and reused by the next push.
 
 use super::build::{Hashing, temp_file};
+use super::fetch::fetch_blob;
 use super::tasks::{LayerTasks, blocking};
 use crate::progress::{ProgressEvent, ProgressSink};
 use bytes::Bytes;
-use futures_util::StreamExt;
 use oci_model::image_config::ImageConfig;
 use oci_model::manifest::{self, Descriptor, Parsed};
 use oci_model::media_type::{self as mt, Compression};
@@ -47,7 +47,6 @@ use std::io::{BufReader, BufWriter, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::Store;
-use store::content::IngestStart;
 use store::leases::Lease;
 
 /// Docker's default `max-concurrent-uploads`.
@@ -569,34 +568,6 @@ impl LayerPush {
             ))
         }))
     }
-}
-
-/// Downloads `desc` from `registry`/`repo` into the content store (verified on commit).
-async fn fetch_blob(
-    store: &Arc<Store>,
-    client: &RegistryClient,
-    registry: &str,
-    repo: &str,
-    desc: &Descriptor,
-) -> Result<()> {
-    let start = {
-        let (store, d, size) = (store.clone(), desc.digest.clone(), desc.size);
-        blocking(move || store.content.ingest(&d, Some(size))).await?
-    };
-    let mut ingest = match start {
-        IngestStart::Present => return Ok(()),
-        IngestStart::Writer(w) => w,
-    };
-    ingest.reset()?;
-    let mut blob = client
-        .get_blob(registry, repo, &desc.digest, 0)
-        .await
-        .map_err(resolve::registry_error)?;
-    while let Some(chunk) = blob.stream.next().await {
-        let chunk = chunk.map_err(resolve::registry_error)?;
-        ingest.write_all(&chunk)?;
-    }
-    blocking(move || ingest.commit()).await
 }
 
 /// Re-encodes a gzip layer blob as zstd into the content store (or finds the earlier
