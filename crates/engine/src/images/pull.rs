@@ -114,6 +114,8 @@ fn sweep_leftovers(store: &Store) {
     let _ = store.content.cleanup_stale_ingests();
 }
 
+/// One reference: resolve → lease → store the manifests → fetch the config → fetch the missing
+/// layers → record the image.
 async fn pull_one(
     store: &Arc<Store>,
     client: &RegistryClient,
@@ -131,14 +133,6 @@ async fn pull_one(
         .clone()
         .unwrap_or_else(oci_model::platform::host);
     let resolved = resolve::resolve(client, reference, &wanted).await?;
-    let Resolved {
-        root_digest,
-        index,
-        manifest_digest,
-        manifest_media_type,
-        manifest_bytes,
-        manifest,
-    } = resolved;
     // Like Docker, only once the registry has answered with a manifest.
     progress(ProgressEvent::with_id(
         header_id,
@@ -150,65 +144,140 @@ async fn pull_one(
     // `gc`): taken before the first presence check, held to the end of this function.
     let lease = {
         let store = store.clone();
+        let manifest = &resolved.manifest;
         let mut blobs = vec![
-            root_digest.clone(),
-            manifest_digest.clone(),
+            resolved.root_digest.clone(),
+            resolved.manifest_digest.clone(),
             manifest.config.digest.clone(),
         ];
         blobs.extend(manifest.layers.iter().map(|l| l.digest.clone()));
         blocking(move || Lease::new(store, "pull", &blobs, &[])).await?
     };
+    store_manifests(store, reference, &resolved)?;
+    let (config_bytes, config) = fetch_config(store, client, reference, &resolved).await?;
+    let chains = chain_ids(&config.rootfs.diff_ids);
+    lease.add(&[], &chains)?;
 
-    // Raw bytes are the truth: store them exactly as received.
-    if let Some((_, bytes)) = &index {
-        store.content.write_blob(&root_digest, bytes)?;
+    let layers = &resolved.manifest.layers;
+    let jobs = missing_layers(store, &resolved, &chains, progress)?;
+    let downloaded_layers = !jobs.is_empty();
+    let mut tasks = LayerTasks::new(opts.max_concurrent_downloads, "pull cancelled");
+    for (n, &i) in jobs.iter().enumerate() {
+        let desc = layers[i].clone();
+        if n >= opts.max_concurrent_downloads.max(1) {
+            progress(ProgressEvent::with_id(desc.digest.short(), "Waiting"));
+        }
+        let job = LayerJob {
+            store: store.clone(),
+            client: client.clone(),
+            domain: reference.domain().to_string(),
+            repo: reference.path().to_string(),
+            desc,
+            diff_id: config.rootfs.diff_ids[i].clone(),
+            chain_id: chains[i].clone(),
+            parent: i.checked_sub(1).map(|p| chains[p].clone()),
+            progress: progress.clone(),
+        };
+        tasks.spawn(job.run());
+    }
+    // The first failure stops the other layers: their partial ingests stay resumable.
+    tasks.join().await?;
+
+    let image_id = resolved.manifest.config.digest.to_string();
+    let Resolved {
+        root_digest,
+        manifest_digest,
+        manifest_media_type,
+        ..
+    } = resolved;
+    let record = image_record(
+        store,
+        &image_id,
+        &manifest_digest,
+        manifest_media_type,
+        config_bytes.len() as u64,
+        &config,
+        chains,
+    )?;
+    let previous = store.db().commit_pull(
+        &record,
+        &reference.name(),
+        reference.tag().filter(|_| reference.digest().is_none()),
+        Some(&root_digest),
+    )?;
+    let retagged = previous.is_some_and(|p| p != image_id);
+    let status = if downloaded_layers || retagged {
+        PullStatus::Downloaded
+    } else {
+        PullStatus::UpToDate
+    };
+    Ok(PullOutcome {
+        reference: reference.clone(),
+        image_id,
+        root_digest,
+        status,
+    })
+}
+
+/// Stores the index (if any) and the manifest exactly as received (raw bytes are the truth),
+/// and records that the registry repository holds every blob of the image: push mounts from
+/// it, or fetches a blob this store never downloaded (a layer present under another digest).
+fn store_manifests(store: &Store, reference: &Reference, r: &Resolved) -> Result<()> {
+    if let Some((_, bytes)) = &r.index {
+        store.content.write_blob(&r.root_digest, bytes)?;
     }
     store
         .content
-        .write_blob(&manifest_digest, &manifest_bytes)?;
-    // The registry repository holds all of these: push mounts from it, or fetches a blob that
-    // this store never downloaded (a layer already present under another blob digest).
-    {
-        let mut held = vec![manifest_digest.clone(), manifest.config.digest.clone()];
-        if root_digest != manifest_digest {
-            held.push(root_digest.clone());
-        }
-        held.extend(manifest.layers.iter().map(|l| l.digest.clone()));
-        store
-            .db()
-            .record_blob_sources(reference.domain(), reference.path(), &held)?;
+        .write_blob(&r.manifest_digest, &r.manifest_bytes)?;
+    let mut held = vec![r.manifest_digest.clone(), r.manifest.config.digest.clone()];
+    if r.root_digest != r.manifest_digest {
+        held.push(r.root_digest.clone());
     }
+    held.extend(r.manifest.layers.iter().map(|l| l.digest.clone()));
+    store
+        .db()
+        .record_blob_sources(reference.domain(), reference.path(), &held)
+}
 
-    let config_digest = manifest.config.digest.clone();
-    if !store.content.contains(&config_digest) {
-        if manifest.config.size > MAX_CONFIG_SIZE {
+/// The image config (fetched unless stored, at most [`MAX_CONFIG_SIZE`]), checked against the
+/// manifest: as many DiffIDs as layers, every layer of a media type strata can unpack.
+async fn fetch_config(
+    store: &Store,
+    client: &RegistryClient,
+    reference: &Reference,
+    r: &Resolved,
+) -> Result<(Vec<u8>, ImageConfig)> {
+    let config_digest = &r.manifest.config.digest;
+    if !store.content.contains(config_digest) {
+        if r.manifest.config.size > MAX_CONFIG_SIZE {
             return Err(Error::invalid(format!(
                 "image config {config_digest} is too large ({} bytes)",
-                manifest.config.size
+                r.manifest.config.size
             )));
         }
         let bytes = client
             .get_blob_bytes(
                 reference.domain(),
                 reference.path(),
-                &config_digest,
+                config_digest,
                 MAX_CONFIG_SIZE,
             )
             .await
             .map_err(resolve::registry_error)?;
-        store.content.write_blob(&config_digest, &bytes)?;
+        store.content.write_blob(config_digest, &bytes)?;
     }
-    let config_bytes = store.content.read(&config_digest)?;
+    let config_bytes = store.content.read(config_digest)?;
     let config = ImageConfig::parse(&config_bytes)?;
-    let diff_ids = &config.rootfs.diff_ids;
-    if diff_ids.len() != manifest.layers.len() {
+    let (layers, diff_ids) = (&r.manifest.layers, &config.rootfs.diff_ids);
+    if diff_ids.len() != layers.len() {
         return Err(Error::corrupt(format!(
-            "image {manifest_digest} has {} layers but its config lists {} diff ids",
-            manifest.layers.len(),
+            "image {} has {} layers but its config lists {} diff ids",
+            r.manifest_digest,
+            layers.len(),
             diff_ids.len()
         )));
     }
-    for l in &manifest.layers {
+    for l in layers {
         if Compression::from_layer_media_type(&l.media_type).is_none() {
             return Err(Error::unsupported(format!(
                 "unsupported layer media type {} for layer {}",
@@ -216,19 +285,29 @@ async fn pull_one(
             )));
         }
     }
-    let chains = chain_ids(diff_ids);
-    lease.add(&[], &chains)?;
+    Ok((config_bytes, config))
+}
 
-    // Which layers must be fetched? Like Docker, an image that is already complete prints no
-    // layer lines at all; layers shared with other images print "Already exists".
-    let image_known = store.db().image(&config_digest.to_string())?.is_some();
+/// The indexes of the layers to fetch, with their first progress lines. Like Docker, an image
+/// that is already complete prints no layer lines at all; layers shared with other images print
+/// `Already exists`.
+fn missing_layers(
+    store: &Store,
+    r: &Resolved,
+    chains: &[Digest],
+    progress: &ProgressSink,
+) -> Result<Vec<usize>> {
+    let image_known = store
+        .db()
+        .image(&r.manifest.config.digest.to_string())?
+        .is_some();
     let mut present = Vec::with_capacity(chains.len());
-    for c in &chains {
+    for c in chains {
         present.push(store.db().layer(c)?.is_some() && store.snapshots.exists(c));
     }
     let complete = image_known && present.iter().all(|p| *p);
     let mut jobs = Vec::new();
-    for (i, desc) in manifest.layers.iter().enumerate() {
+    for (i, desc) in r.manifest.layers.iter().enumerate() {
         if present[i] {
             if !complete {
                 progress(ProgressEvent::with_id(
@@ -244,56 +323,34 @@ async fn pull_one(
             jobs.push(i);
         }
     }
-    let downloaded_layers = !jobs.is_empty();
+    Ok(jobs)
+}
 
-    let mut tasks = LayerTasks::new(opts.max_concurrent_downloads, "pull cancelled");
-    for (n, &i) in jobs.iter().enumerate() {
-        let desc = manifest.layers[i].clone();
-        if n >= opts.max_concurrent_downloads.max(1) {
-            progress(ProgressEvent::with_id(desc.digest.short(), "Waiting"));
-        }
-        let job = LayerJob {
-            store: store.clone(),
-            client: client.clone(),
-            domain: reference.domain().to_string(),
-            repo: reference.path().to_string(),
-            desc,
-            diff_id: diff_ids[i].clone(),
-            chain_id: chains[i].clone(),
-            parent: if i == 0 {
-                None
-            } else {
-                Some(chains[i - 1].clone())
-            },
-            progress: progress.clone(),
-        };
-        tasks.spawn(job.run());
+/// The image's metadata row, once every layer is recorded.
+fn image_record(
+    store: &Store,
+    image_id: &str,
+    manifest_digest: &Digest,
+    manifest_media_type: String,
+    config_size: u64,
+    config: &ImageConfig,
+    chains: Vec<Digest>,
+) -> Result<ImageRecord> {
+    let mut size = 0u64;
+    for c in &chains {
+        let l = store.db().layer(c)?.ok_or_else(|| {
+            Error::new(ErrorKind::Internal, format!("layer {c} missing after pull"))
+        })?;
+        size += l.size;
     }
-    // The first failure stops the other layers: their partial ingests stay resumable.
-    tasks.join().await?;
-
-    // Record the image.
-    let (size, layers) = {
-        let db = store.db();
-        let mut size = 0u64;
-        for c in &chains {
-            let l = db.layer(c)?.ok_or_else(|| {
-                Error::new(ErrorKind::Internal, format!("layer {c} missing after pull"))
-            })?;
-            size += l.size;
-        }
-        (size, chains.clone())
-    };
-    let image_id = config_digest.to_string();
     let created = config.created.clone().unwrap_or_default();
-    let created_unix = oci_model::time::parse_rfc3339(&created).unwrap_or(0);
-    let record = ImageRecord {
-        id: image_id.clone(),
+    Ok(ImageRecord {
+        id: image_id.to_string(),
         manifest_digest: manifest_digest.to_string(),
         manifest_media_type,
-        config_size: config_bytes.len() as u64,
+        config_size,
+        created_unix: oci_model::time::parse_rfc3339(&created).unwrap_or(0),
         created,
-        created_unix,
         architecture: config.architecture.clone(),
         os: config.os.clone(),
         variant: config.variant.clone(),
@@ -305,25 +362,6 @@ async fn pull_one(
             .as_ref()
             .and_then(|c| c.labels.clone())
             .unwrap_or_default(),
-        layers,
-    };
-    let name = reference.name();
-    let previous = store.db().commit_pull(
-        &record,
-        &name,
-        reference.tag().filter(|_| reference.digest().is_none()),
-        Some(&root_digest),
-    )?;
-    let retagged = previous.is_some_and(|p| p != image_id);
-    let status = if downloaded_layers || retagged {
-        PullStatus::Downloaded
-    } else {
-        PullStatus::UpToDate
-    };
-    Ok(PullOutcome {
-        reference: reference.clone(),
-        image_id,
-        root_digest,
-        status,
+        layers: chains,
     })
 }
