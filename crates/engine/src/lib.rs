@@ -9,4 +9,5 @@
 
 pub mod containers;
 pub mod images;
+pub mod manifests;
 pub mod progress;

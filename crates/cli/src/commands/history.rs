@@ -9,7 +9,7 @@ use crate::format::units::{human_duration, human_size_with_precision};
 use crate::format::width::ellipsis;
 use clap::{ArgAction, Args};
 use engine::images::history::{self, HistoryRow};
-use engine::images::lookup;
+use engine::images::query::lookup;
 use oci_model::Result;
 use serde_json::{Value, json};
 

@@ -4,8 +4,8 @@ use super::Ctx;
 use crate::format::template::{Format, render};
 use crate::format::units::{human_duration, human_size_with_precision};
 use clap::Args;
-use engine::images::filter::ImageFilter;
 use engine::images::list::{self, ImageRow};
+use engine::images::query::filter::ImageFilter;
 use oci_model::Result;
 
 #[derive(Args)]

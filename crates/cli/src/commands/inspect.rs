@@ -9,7 +9,8 @@
 use super::Ctx;
 use crate::format::template::{Format, Parsed, from_json, go_json_of_serde, go_struct};
 use clap::Args;
-use engine::images::{inspect, lookup};
+use engine::images::inspect;
+use engine::images::query::lookup;
 use gotmpl::Value;
 use oci_model::Result;
 

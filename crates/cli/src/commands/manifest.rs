@@ -1,11 +1,12 @@
 //! `strata manifest inspect|create|annotate|push|rm` — the docker CLI's manifest commands. Local
 //! manifest lists live in the store root (`<root>/manifests/`); the logic is image-store's
-//! `manifest_list` and `manifest_inspect`.
+//! the engine's `manifests` module.
 
 use super::Ctx;
 use clap::Args;
-use engine::images::manifest_inspect;
-use engine::images::manifest_list::{self, Annotation, ManifestStore, normalize};
+use engine::manifests::inspect as manifest_inspect;
+use engine::manifests::lists::{self as manifest_list, Annotation, normalize};
+use engine::manifests::store::ManifestStore;
 use oci_model::Result;
 use registry_client::{ClientOptions, RegistryClient};
 use std::io::Write as _;

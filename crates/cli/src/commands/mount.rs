@@ -2,7 +2,8 @@
 
 use super::Ctx;
 use clap::Args;
-use engine::images::{lookup, mount as mount_op};
+use engine::images::mount as mount_op;
+use engine::images::query::lookup;
 use oci_model::Result;
 
 #[derive(Args)]

@@ -1,5 +1,5 @@
 //! `rmi` / `image rm` / `image remove`, `image prune` and `system prune`: the CLI side of
-//! image removal (the rules live in `engine::images::{remove, prune, gc}`).
+//! image removal (the rules live in `engine::images::{remove, prune}` and `store::gc`).
 
 use super::Ctx;
 use crate::format::units::human_size;

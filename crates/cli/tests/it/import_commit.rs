@@ -327,7 +327,7 @@ fn import_busybox(env: &Env, repo: &str) -> Option<String> {
 fn container_with_changes(env: &Env, image: &str) -> String {
     use engine::containers::lifecycle;
     let store = store::Store::open(&env.root(), Default::default()).unwrap();
-    let id = engine::images::lookup::find_image(store.db(), image).unwrap();
+    let id = engine::images::query::lookup::find_image(store.db(), image).unwrap();
     let c = lifecycle::create(
         &store,
         &id,

@@ -549,7 +549,7 @@ fn committed_image_is_pushed_and_pulled_back() {
     {
         use engine::containers::lifecycle;
         let store = store::Store::open(&env.root(), Default::default()).unwrap();
-        let id = engine::images::lookup::find_image(store.db(), &base).unwrap();
+        let id = engine::images::query::lookup::find_image(store.db(), &base).unwrap();
         let c = lifecycle::create(
             &store,
             &id,

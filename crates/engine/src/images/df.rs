@@ -3,7 +3,7 @@
 //! every layer some image uses once; an image's shared size is the bytes of its layers that
 //! another image also uses. Containers, volumes and build cache do not exist yet: zero.
 
-use super::list::familiar_repo;
+use super::query::familiar_repo;
 use oci_model::Result;
 use std::collections::HashMap;
 use store::metadata::Db;

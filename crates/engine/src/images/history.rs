@@ -4,7 +4,7 @@
 //! are `<missing>`: pulled images have no local parent chain), and an image whose config has no
 //! `history` has no rows.
 
-use super::list::familiar_repo;
+use super::query::familiar_repo;
 use oci_model::{Digest, Error, Result};
 use serde_json::Value;
 use store::Store;

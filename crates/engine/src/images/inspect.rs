@@ -1,6 +1,6 @@
 //! `image inspect`: Docker's JSON object for one image, fields in Docker's order (§4.2).
 
-use super::list::familiar_repo;
+use super::query::familiar_repo;
 use oci_model::{Digest, Error, Result};
 use serde_json::{Map, Value, json};
 use store::Store;

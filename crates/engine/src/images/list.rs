@@ -1,9 +1,9 @@
 //! The rows of `strata images`: one per repository:tag, `<none>` for dangling images, newest first.
 //! Read from the metadata database in three queries, whatever the number of images.
 
-use super::filter::ImageFilter;
+use super::query::familiar_repo;
+use super::query::filter::ImageFilter;
 use oci_model::Result;
-use oci_model::reference::Reference;
 use std::collections::HashMap;
 use std::sync::Arc;
 use store::metadata::{Db, ImageRecord};
@@ -15,13 +15,6 @@ pub struct ImageRow {
     pub digest: String,
     /// Shared by the rows of one image (one per repository:tag).
     pub image: Arc<ImageRecord>,
-}
-
-/// Familiar form of a canonical repository name (`docker.io/library/alpine` → `alpine`).
-pub fn familiar_repo(repo: &str) -> String {
-    Reference::parse_normalized(repo)
-        .map(|r| r.familiar_name())
-        .unwrap_or_else(|_| repo.to_string())
 }
 
 /// All rows. `all` keeps dangling images (no tag and no digest), as `-a` does.

@@ -4,7 +4,7 @@
 //! images that cannot be removed (a conflict, or gone meanwhile) are skipped silently.
 //! Filters: `until=<time or duration>`, `label=<k>[=<v>]`, `label!=<k>[=<v>]`.
 
-use super::filter::{created_nanos, parse_time};
+use super::query::filter::{created_nanos, parse_time};
 use super::remove::{RemoveEvent, remove_counting};
 use oci_model::{Error, ErrorKind, Result};
 use store::Store;

@@ -145,7 +145,7 @@ pub fn no_such_image(input: &str) -> Error {
 }
 
 fn find(store: &Store, name: &str) -> Result<String> {
-    match super::lookup::find_image(store.db(), name) {
+    match super::query::lookup::find_image(store.db(), name) {
         Err(e) if e.kind == ErrorKind::NotFound => Err(no_such_image(name)),
         other => other,
     }

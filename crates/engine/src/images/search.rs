@@ -14,7 +14,7 @@
 //!   (case-insensitive), shown with the registry in front so they can be pulled as printed, and a
 //!   notice saying so.
 
-use super::filter::FilterArgs;
+use super::query::filter::FilterArgs;
 use oci_model::{Error, Result};
 use registry_client::RegistryClient;
 use registry_client::resolve;

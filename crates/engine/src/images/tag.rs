@@ -3,7 +3,7 @@
 //! [`parse_target`]; their messages are printed by docker without a prefix. The daemon checks
 //! (a repository named `sha256`, a missing source) are in [`tag`].
 
-use super::lookup;
+use super::query::lookup;
 use oci_model::reference::Reference;
 use oci_model::{Error, Result};
 use store::metadata::Db;

@@ -32,7 +32,7 @@ pub(crate) const MAX_CONFIG_SIZE: u64 = 8 << 20;
 const CHILD_FETCHES: usize = 4;
 
 /// One image manifest, as the docker CLI's `ImageManifest` holds it: fetched from a registry, or
-/// an entry of a local manifest list ([`super::manifest_list`]).
+/// an entry of a local manifest list ([`super::lists`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
     /// `Ref`: the reference it was fetched as (a list entry: the list's reference with the
