@@ -7,19 +7,11 @@ use engine::progress::{ProgressEvent, ProgressSink};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-pub fn is_tty(fd: i32) -> bool {
-    // SAFETY: isatty only inspects the descriptor.
-    unsafe { libc::isatty(fd) == 1 }
-}
-
+/// Columns of the terminal on standard output (200 when it does not say).
 fn terminal_width() -> usize {
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ fills a winsize struct we own.
-    let ok = unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) } == 0;
-    if ok && ws.ws_col > 0 {
-        ws.ws_col as usize
-    } else {
-        200
+    match rustix::termios::tcgetwinsize(std::io::stdout()) {
+        Ok(ws) if ws.ws_col > 0 => usize::from(ws.ws_col),
+        _ => 200,
     }
 }
 
@@ -68,7 +60,7 @@ pub fn sink(quiet: bool) -> ProgressSink {
 
 /// A sink writing to stdout: live lines on a terminal, plain lines otherwise.
 pub fn stdout_sink() -> ProgressSink {
-    if is_tty(1) {
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         let state = Arc::new(Mutex::new(TtyState {
             ids: Vec::new(),
             width: terminal_width(),

@@ -1,4 +1,5 @@
-//! One module per command; each parses nothing itself (clap did) and renders what image-store returns.
+//! One module per command; each parses nothing itself (clap did), calls the engine and renders
+//! what it returns.
 
 pub mod commit;
 pub mod container;
@@ -69,18 +70,6 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
                 format!("starting runtime: {e}"),
             )
         })
-}
-
-/// Transfers at once for push and pull: the `flag` value (named `flag_name`), else the config's;
-/// at least 1.
-pub fn max_concurrent(flag_name: &str, flag: Option<usize>, config: usize) -> Result<usize> {
-    let max = flag.unwrap_or(config);
-    if max == 0 {
-        return Err(oci_model::Error::invalid(format!(
-            "{flag_name} must be at least 1"
-        )));
-    }
-    Ok(max)
 }
 
 /// Push and pull of a name without a tag and without `-a`: Docker's `latest`, announced unless

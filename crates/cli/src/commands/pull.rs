@@ -36,7 +36,7 @@ pub fn run(ctx: &Ctx, a: PullArgs) -> Result<u8> {
         .filter(|p| !p.is_empty())
         .map(platform::parse)
         .transpose()?;
-    let max = super::max_concurrent(
+    let max = engine::images::max_concurrent(
         "--max-concurrent-downloads",
         a.max_concurrent_downloads,
         ctx.config.max_concurrent_downloads,

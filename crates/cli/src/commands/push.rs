@@ -67,7 +67,7 @@ fn push(ctx: &Ctx, a: PushArgs) -> Result<()> {
             )));
         }
     };
-    let max = super::max_concurrent(
+    let max = engine::images::max_concurrent(
         "--max-concurrent-uploads",
         a.max_concurrent_uploads,
         ctx.config.max_concurrent_uploads,

@@ -2,50 +2,8 @@
 //! every tab-terminated cell of a column is padded to the column's widest cell + 3, at least 10;
 //! the last cell of a line is printed as it is.
 
-#[allow(dead_code)] // kept for commands that build rows directly
-pub struct Table {
-    rows: Vec<Vec<String>>,
-}
-
 const MIN_WIDTH: usize = 10;
 const PADDING: usize = 3;
-
-#[allow(dead_code)]
-impl Table {
-    pub fn new() -> Self {
-        Table { rows: Vec::new() }
-    }
-
-    pub fn row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) {
-        self.rows.push(cells.into_iter().map(Into::into).collect());
-    }
-
-    pub fn render(&self) -> String {
-        let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0);
-        let mut widths = vec![MIN_WIDTH; cols];
-        for r in &self.rows {
-            for (j, c) in r.iter().enumerate() {
-                if j + 1 < r.len() {
-                    widths[j] = widths[j].max(super::width::display_width(c) + PADDING);
-                }
-            }
-        }
-        let mut out = String::new();
-        for r in &self.rows {
-            for (j, c) in r.iter().enumerate() {
-                out.push_str(c);
-                if j + 1 < r.len() {
-                    out.extend(std::iter::repeat_n(
-                        ' ',
-                        widths[j] - super::width::display_width(c),
-                    ));
-                }
-            }
-            out.push('\n');
-        }
-        out
-    }
-}
 
 /// Go's `tabwriter.Writer` (minwidth 10, tabwidth 1, padding 3, padchar ' ', no flags) over a
 /// complete text: cells are tab-terminated, a column block is a run of consecutive lines that
@@ -131,26 +89,19 @@ mod tests {
         );
         assert_eq!(tabwrite("no tabs\n"), "no tabs\n");
         assert_eq!(tabwrite("é\tz\n"), "é         z\n");
-        let mut t = Table::new();
-        t.row(["REPOSITORY", "TAG", "IMAGE ID"]);
-        t.row(["debian", "bookworm", "4eacea30377a"]);
-        assert_eq!(
-            tabwrite("REPOSITORY\tTAG\tIMAGE ID\ndebian\tbookworm\t4eacea30377a\n"),
-            t.render()
-        );
     }
 
     #[test]
     fn docker_images_header() {
-        let mut t = Table::new();
-        t.row(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]);
+        let header = "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\n";
         assert_eq!(
-            t.render(),
+            tabwrite(header),
             "REPOSITORY   TAG       IMAGE ID   CREATED   SIZE\n"
         );
-        t.row(["debian", "bookworm", "4eacea30377a", "8 days ago", "124MB"]);
         assert_eq!(
-            t.render(),
+            tabwrite(&format!(
+                "{header}debian\tbookworm\t4eacea30377a\t8 days ago\t124MB\n"
+            )),
             "REPOSITORY   TAG        IMAGE ID       CREATED      SIZE\ndebian       bookworm   4eacea30377a   8 days ago   124MB\n"
         );
     }

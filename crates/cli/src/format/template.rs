@@ -781,7 +781,6 @@ pub fn render_values(
 }
 
 /// One execution of `template` (already pre-processed) against a JSON value, no newline added.
-#[allow(dead_code)] // API for info and the other formatting commands
 pub fn render_one(template: &str, value: &serde_json::Value) -> Result<String, TemplateError> {
     Parsed::new(template)?.execute(&from_json(value))
 }

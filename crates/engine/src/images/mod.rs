@@ -19,3 +19,5 @@ pub mod remove;
 pub mod search;
 pub mod tag;
 mod tasks;
+
+pub use tasks::max_concurrent;

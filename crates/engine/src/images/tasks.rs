@@ -1,5 +1,5 @@
 //! Task plumbing the transfer verbs share: blocking work off the async threads, and a bounded
-//! set of layer transfers where the first failure stops the rest.
+//! set of layer transfers where the first failure stops the rest, and how many run at once.
 
 use oci_model::{Error, ErrorKind, Result};
 use std::future::Future;
@@ -76,4 +76,18 @@ impl<T: Send + 'static> LayerTasks<T> {
             None => Ok(done),
         }
     }
+}
+
+/// Transfers at once for push and pull: the `flag` value (named `flag_name`), else the config's;
+/// at least 1.
+pub fn max_concurrent(
+    flag_name: &str,
+    flag: Option<usize>,
+    config: usize,
+) -> oci_model::Result<usize> {
+    let max = flag.unwrap_or(config);
+    if max == 0 {
+        return Err(Error::invalid(format!("{flag_name} must be at least 1")));
+    }
+    Ok(max)
 }
