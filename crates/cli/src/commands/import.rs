@@ -62,7 +62,17 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<u8> {
         reference,
     };
     let sink = progress::stdout_sink();
-    let id = super::runtime()?.block_on(import_op::import(&store, source, opts, &sink))?;
+    let root = store.root().to_path_buf();
+    let id = super::runtime()?.block_on(async {
+        tokio::select! {
+            r = import_op::import(&store, source, opts, &sink) => r,
+            code = super::interrupted() => {
+                // The import's threads are not unwound: take its spool files away ourselves.
+                engine::images::build::remove_own_temp_files(&root);
+                std::process::exit(code);
+            }
+        }
+    })?;
     println!("{id}");
     Ok(0)
 }

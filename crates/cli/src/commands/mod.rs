@@ -72,6 +72,21 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         })
 }
 
+/// Completes on SIGINT or SIGTERM with the exit code a shell reports for it (130, 143).
+pub async fn interrupted() -> i32 {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => 130,
+        _ = term.recv() => 143,
+    }
+}
+
 /// Push and pull of a name without a tag and without `-a`: Docker's `latest`, announced unless
 /// quiet.
 pub fn with_default_tag(reference: Reference, all_tags: bool, quiet: bool) -> Reference {

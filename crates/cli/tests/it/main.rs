@@ -10,6 +10,7 @@ mod golden;
 mod history;
 mod images;
 mod import_commit;
+mod import_hostile;
 mod manifest;
 mod manifest_list;
 mod private_store;

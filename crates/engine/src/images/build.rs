@@ -37,12 +37,49 @@ pub struct NewLayer {
 /// A temporary file under `<root>/tmp/` (removed on drop; swept on the next start if killed).
 pub(crate) fn temp_file(store: &Store, what: &str) -> Result<(fsutil::TempFile, std::fs::File)> {
     let dir = store.root().join("tmp");
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| sweep_temp_files(store.root(), |pid| !process_alive(pid)));
     fsutil::TempFile::create_in(&dir, what).map_err(|e| {
         Error::internal(
             format_args!("create a temporary file in {}", dir.display()),
             e,
         )
     })
+}
+
+/// Removes the spool files under `<root>/tmp/` whose owner (the pid in their
+/// [`fsutil::unique_name`]) `gone` says is gone: what a killed import, commit or push left. Only
+/// plain files: directories there are export views that may still be mounted. Best effort.
+pub fn sweep_temp_files(root: &std::path::Path, gone: impl Fn(u32) -> bool) {
+    let Ok(entries) = std::fs::read_dir(root.join("tmp")) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let owner = name
+            .to_str()
+            .and_then(|n| {
+                n.split('-')
+                    .find(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            })
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = owner
+            && e.file_type().is_ok_and(|t| t.is_file())
+            && gone(pid)
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Removes this process's own spool files: on SIGINT/SIGTERM, before exiting without unwinding.
+pub fn remove_own_temp_files(root: &std::path::Path) {
+    let me = std::process::id();
+    sweep_temp_files(root, |pid| pid == me);
+}
+
+fn process_alive(pid: u32) -> bool {
+    std::path::Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// A writer that hashes what passes through it.

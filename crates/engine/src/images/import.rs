@@ -223,8 +223,10 @@ async fn import_leased(
     blocking(move || build::write_image(&store, &config, &[layer], reference.as_ref())).await
 }
 
+/// The layer of an import: the tarball up to the end of its archive (an endless stream such as
+/// `/dev/zero` is an empty archive, not a hang).
 fn layer_from<R: Read>(store: &Store, input: R, lease: &Lease) -> Result<NewLayer> {
-    let plain = decompressed(input)?;
+    let plain = layers::tar_end::TarEnd::new(decompressed(input)?);
     build::store_layer(store, plain, None, lease)
 }
 
