@@ -1006,4 +1006,30 @@ mod tests {
         assert_eq!(go_float_v(1e21), "1e+21");
         assert_eq!(go_float_v(1e-5), "1e-05");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: std::env::var("STRATA_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Fuzz target: any `--format` text against a row never panics; it renders or fails with
+        /// a template error.
+        #[test]
+        fn any_template_renders_or_fails_cleanly(
+            t in proptest::prop_oneof![
+                proptest::arbitrary::any::<String>(),
+                proptest::string::string_regex(
+                    r#"(\{\{|\}\}|\.|[A-Za-z]{1,8}| |"[a-z:]*"|\||json|join|table|upper|lower|title|split|println|printf|range|end|if|else|with|len|index|pad|truncate|\$x|:=|\(|\)|[0-9]){0,24}"#
+                ).unwrap(),
+            ],
+        ) {
+            let row = json!({"Repository": "a", "Tag": "b", "ID": "c", "Size": 3, "Labels": {"k": "v"}, "List": [1, 2]});
+            if let Ok(p) = Parsed::new(&t) {
+                let _ = p.execute(&from_json(&row));
+            }
+            let _ = Format::parse(&t);
+        }
+    }
 }

@@ -1,0 +1,1 @@
+//! Nothing here: the targets are the integration tests in `tests/it/` (see that module's docs).
