@@ -5,6 +5,8 @@
 use super::{Db, db_err, process_alive};
 use oci_model::{Error, Result};
 use rusqlite::{OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// A container: what it was created from and its last known state.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,8 +22,7 @@ pub struct ContainerRecord {
     /// Entrypoint + cmd as run.
     pub command: Vec<String>,
     pub created_unix: i64,
-    /// `"created"`, `"running"` or `"exited"`.
-    pub state: String,
+    pub state: ContainerState,
     /// The container's init process (host pid namespace) while running.
     pub pid: Option<i64>,
     pub exit_code: Option<i64>,
@@ -29,12 +30,137 @@ pub struct ContainerRecord {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     /// Everything else (env, workdir, user, labels, tty, binds, monitor pid, …).
-    pub config: serde_json::Value,
+    pub config: ContainerConfig,
 }
 
-/// Key in [`ContainerRecord::config`] holding the pid of the process that waits for the
-/// container and records its exit (`strata` itself in the foreground, or the detached monitor).
-pub const MONITOR_PID_KEY: &str = "MonitorPid";
+/// Docker's container statuses, stored as their names (`created`, `running`, …). Strata
+/// records `Created`, `Running` and `Exited`; the others exist so that Docker's status names
+/// (a `ps --filter status=…`) parse, and match nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContainerState {
+    Created,
+    Restarting,
+    Running,
+    Removing,
+    Paused,
+    Exited,
+    Dead,
+}
+
+impl ContainerState {
+    /// The stored (and Docker's) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerState::Created => "created",
+            ContainerState::Restarting => "restarting",
+            ContainerState::Running => "running",
+            ContainerState::Removing => "removing",
+            ContainerState::Paused => "paused",
+            ContainerState::Exited => "exited",
+            ContainerState::Dead => "dead",
+        }
+    }
+
+    /// Docker's status for `name`, if it is one.
+    pub fn parse(name: &str) -> Option<ContainerState> {
+        [
+            ContainerState::Created,
+            ContainerState::Restarting,
+            ContainerState::Running,
+            ContainerState::Removing,
+            ContainerState::Paused,
+            ContainerState::Exited,
+            ContainerState::Dead,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+
+    pub fn is_running(self) -> bool {
+        self == ContainerState::Running
+    }
+
+    /// `start`/`run` may launch its process (again).
+    pub fn can_start(self) -> bool {
+        !self.is_running()
+    }
+
+    /// `kill` needs a process to signal.
+    pub fn can_kill(self) -> bool {
+        self.is_running()
+    }
+
+    /// `rm` without `--force`, and `container prune`, leave running containers alone.
+    pub fn can_remove(self) -> bool {
+        !self.is_running()
+    }
+}
+
+impl std::fmt::Display for ContainerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl rusqlite::ToSql for ContainerState {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for ContainerState {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let name = v.as_str()?;
+        ContainerState::parse(name).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown container state {name:?}").into())
+        })
+    }
+}
+
+/// What a container was created with, stored as one JSON object under Docker's `Config` and
+/// `HostConfig` key names. Every field has a default so that rows written before a field
+/// existed still read; keys this version does not know are kept in [`ContainerConfig::extra`]
+/// and written back unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerConfig {
+    /// RFC 3339 with nanoseconds, as Docker's `Created`.
+    pub created: String,
+    pub hostname: String,
+    /// As given (`name`, `uid:gid`), empty for the image's default.
+    pub user: String,
+    pub env: Vec<String>,
+    /// `null` when neither the image nor the user gave one.
+    pub cmd: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    /// As given (`-w` or the image's), possibly empty.
+    pub working_dir: String,
+    pub labels: BTreeMap<String, String>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub attach_stdin: bool,
+    /// `-v` in Docker's `HOST:CTR[:ro]` form.
+    pub binds: Vec<String>,
+    /// `none` or `host`.
+    pub network_mode: String,
+    /// `--rm`: the container is removed once it exits.
+    pub auto_remove: bool,
+    /// The OCI runtime's name (`runc`, `crun`).
+    pub runtime: String,
+    /// The root filesystem driver (`overlay`, `copy`).
+    pub driver: String,
+    /// The image's `StopSignal` (`stop` sends SIGTERM without one).
+    pub stop_signal: Option<String>,
+    /// The process that waits for the container and records its exit (`strata` itself in the
+    /// foreground, or the detached monitor) while it runs.
+    pub monitor_pid: Option<i64>,
+    /// Why the last start failed (Docker's `State.Error`); absent after a successful start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Keys written by another version, kept as they were.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
 
 const CONTAINER_COLUMNS: &str = "id, name, image_id, image_ref, command, created_unix, state, pid, \
      exit_code, started_at, finished_at, config";
@@ -52,22 +178,21 @@ fn container_from_row(row: &Row<'_>) -> rusqlite::Result<ContainerRecord> {
         exit_code: row.get(8)?,
         started_at: row.get(9)?,
         finished_at: row.get(10)?,
-        config: serde_json::from_str(&row.get::<_, String>(11)?)
-            .unwrap_or(serde_json::Value::Object(Default::default())),
+        config: serde_json::from_str(&row.get::<_, String>(11)?).unwrap_or_default(),
     })
+}
+
+fn config_json(config: &ContainerConfig) -> rusqlite::Result<String> {
+    serde_json::to_string(config).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
 }
 
 /// Whether a container recorded as running has lost both its process and whoever waited for it.
 fn container_is_stale(c: &ContainerRecord) -> bool {
-    if c.state != "running" {
+    if !c.state.is_running() {
         return false;
     }
     let container_alive = c.pid.is_some_and(process_alive);
-    let monitor_alive = c
-        .config
-        .get(MONITOR_PID_KEY)
-        .and_then(|v| v.as_i64())
-        .is_some_and(process_alive);
+    let monitor_alive = c.config.monitor_pid.is_some_and(process_alive);
     !container_alive && !monitor_alive
 }
 
@@ -91,7 +216,7 @@ impl Db {
                     c.exit_code,
                     c.started_at,
                     c.finished_at,
-                    c.config.to_string(),
+                    config_json(&c.config)?,
                 ])
             })
             .map_err(db_err)?;
@@ -120,7 +245,7 @@ impl Db {
                     c.exit_code,
                     c.started_at,
                     c.finished_at,
-                    c.config.to_string(),
+                    config_json(&c.config)?,
                 ])
             })
             .map_err(db_err)
@@ -141,17 +266,24 @@ impl Db {
         // Only if still running: the monitor may have recorded the real exit meanwhile.
         self.write(|tx| {
             tx.prepare_cached(
-                "UPDATE containers SET state = 'exited', pid = NULL, \
+                "UPDATE containers SET state = ?3, pid = NULL, \
                  exit_code = COALESCE(exit_code, 255), finished_at = COALESCE(finished_at, ?2) \
-                 WHERE id = ?1 AND state = 'running'",
+                 WHERE id = ?1 AND state = ?4",
             )
-            .and_then(|mut s| s.execute(params![id, now]))
+            .and_then(|mut s| {
+                s.execute(params![
+                    id,
+                    now,
+                    ContainerState::Exited,
+                    ContainerState::Running
+                ])
+            })
             .map_err(db_err)?;
             Ok(())
         })?;
         match self.container_raw(&id)? {
             Some(fresh) => c = fresh,
-            None => c.state = "exited".into(),
+            None => c.state = ContainerState::Exited,
         }
         Ok(c)
     }
@@ -315,12 +447,15 @@ mod tests {
             image_ref: "busybox".into(),
             command: vec!["sh".into(), "-c".into(), "echo hi".into()],
             created_unix: 1_700_000_000,
-            state: "created".into(),
+            state: ContainerState::Created,
             pid: None,
             exit_code: None,
             started_at: None,
             finished_at: None,
-            config: serde_json::json!({"Env": ["A=1"], "Tty": false}),
+            config: ContainerConfig {
+                env: vec!["A=1".into()],
+                ..Default::default()
+            },
         }
     }
 
@@ -380,7 +515,7 @@ mod tests {
         }
 
         let mut a2 = a.clone();
-        a2.state = "exited".into();
+        a2.state = ContainerState::Exited;
         a2.exit_code = Some(3);
         a2.finished_at = Some("2026-01-01T00:00:00Z".into());
         db.update_container(&a2).unwrap();
@@ -408,27 +543,71 @@ mod tests {
         child.wait().unwrap();
 
         let mut live = container('1', "live", &img.id);
-        live.state = "running".into();
+        live.state = ContainerState::Running;
         live.pid = Some(i64::from(std::process::id()));
         db.insert_container(&live).unwrap();
         let mut monitored = container('2', "monitored", &img.id);
-        monitored.state = "running".into();
+        monitored.state = ContainerState::Running;
         monitored.pid = Some(dead);
-        monitored.config = serde_json::json!({ MONITOR_PID_KEY: std::process::id() });
+        monitored.config.monitor_pid = Some(i64::from(std::process::id()));
         db.insert_container(&monitored).unwrap();
         let mut stale = container('3', "stale", &img.id);
-        stale.state = "running".into();
+        stale.state = ContainerState::Running;
         stale.pid = Some(dead);
         db.insert_container(&stale).unwrap();
 
-        assert_eq!(db.container(&live.id).unwrap().unwrap().state, "running");
+        assert_eq!(
+            db.container(&live.id).unwrap().unwrap().state,
+            ContainerState::Running
+        );
         assert_eq!(
             db.container(&monitored.id).unwrap().unwrap().state,
-            "running"
+            ContainerState::Running
         );
         let s = db.find_container("stale").unwrap().unwrap();
-        assert_eq!(s.state, "exited");
+        assert_eq!(s.state, ContainerState::Exited);
         assert_eq!(s.exit_code, Some(255));
         assert!(s.pid.is_none() && s.finished_at.is_some());
+    }
+
+    #[test]
+    fn stored_config_reads_and_writes_back_the_same_json() {
+        let stored = r#"{"Created":"2026-01-01T00:00:00.5Z","Hostname":"0123456789ab",
+            "User":"","Env":["PATH=/bin"],"Cmd":["sh"],"Entrypoint":null,"WorkingDir":"",
+            "Labels":{"a":"b"},"Tty":true,"OpenStdin":false,"AttachStdin":false,"Binds":[],
+            "NetworkMode":"none","AutoRemove":true,"Runtime":"runc","Driver":"overlay",
+            "StopSignal":null,"MonitorPid":42,"Error":"boom","ExposedPorts":{"80/tcp":{}}}"#;
+        let c: ContainerConfig = serde_json::from_str(stored).unwrap();
+        assert!(c.tty && c.auto_remove && !c.open_stdin);
+        assert_eq!(c.cmd.as_deref(), Some(&["sh".to_string()][..]));
+        assert_eq!((c.entrypoint.as_ref(), c.monitor_pid), (None, Some(42)));
+        assert_eq!(c.error.as_deref(), Some("boom"));
+        assert_eq!(c.extra.keys().collect::<Vec<_>>(), ["ExposedPorts"]);
+        let back = serde_json::to_value(&c).unwrap();
+        assert_eq!(
+            back,
+            serde_json::from_str::<serde_json::Value>(stored).unwrap()
+        );
+        // Rows from before a key existed read with its default.
+        let old: ContainerConfig = serde_json::from_str(r#"{"Tty":true}"#).unwrap();
+        assert!(old.tty && old.binds.is_empty() && old.monitor_pid.is_none());
+    }
+
+    #[test]
+    fn states_are_stored_by_docker_name() {
+        for name in [
+            "created",
+            "restarting",
+            "running",
+            "removing",
+            "paused",
+            "exited",
+            "dead",
+        ] {
+            assert_eq!(ContainerState::parse(name).unwrap().as_str(), name);
+        }
+        assert_eq!(ContainerState::parse("Running"), None);
+        assert!(ContainerState::Running.can_kill() && !ContainerState::Running.can_start());
+        assert!(ContainerState::Exited.can_start() && ContainerState::Created.can_remove());
     }
 }

@@ -17,7 +17,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 mod containers;
-pub use containers::{ContainerRecord, MONITOR_PID_KEY};
+pub use containers::{ContainerConfig, ContainerRecord, ContainerState};
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
