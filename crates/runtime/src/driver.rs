@@ -1,5 +1,10 @@
 //! OCI runtimes driven through their CLI (`runc`, or the compatible `crun`).
+//!
+//! Whether the runtime knows a container is read from its state directory
+//! (`<state root>/<id>`, for runc and crun alike), not from the wording of its errors; why a
+//! process could not start is classified once, into a [`RuntimeError`]'s exit code.
 
+use crate::error::RuntimeError;
 use oci_model::{Error, ErrorKind, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -26,64 +31,38 @@ impl ProcessIo {
     }
 }
 
-/// The prefix of every error the runtime reports about starting a container's process.
-pub const TASK_PREFIX: &str =
-    "failed to create task for container: failed to create shim task: OCI runtime create failed: ";
-
-/// A failure reported by the runtime (see [`exit_code_for`] for its exit code).
-pub fn runtime_failure(message: &str) -> Error {
-    Error::new(
-        ErrorKind::Internal,
-        format!("{TASK_PREFIX}{message}: unknown"),
-    )
-}
-
-/// The exit code of `strata run`/`start`/`exec` for an error: Docker's 127 when the command
-/// does not exist, 126 when it cannot be executed, 125 for every other failure.
-pub fn exit_code_of(e: &Error) -> u8 {
-    if e.message.starts_with(TASK_PREFIX) {
-        exit_code_for(&e.message) as u8
-    } else {
-        125
-    }
-}
-
-/// Docker's mapping of runtime errors to exit codes.
-pub fn exit_code_for(message: &str) -> i32 {
-    let m = message.to_ascii_lowercase();
-    if m.contains("executable file not found") || m.contains("no such file or directory") {
-        127
-    } else if m.contains("permission denied") || m.contains("exec format error") {
-        126
-    } else {
-        125
-    }
-}
-
-/// What the runtime knows about a container.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuntimeState {
-    /// `created`, `running`, `stopped`, `paused`.
-    pub status: String,
-    pub pid: i64,
-}
-
 /// The lifecycle operations strata needs from an OCI runtime.
 pub trait Runtime {
     /// The runtime's name (`runc`, `crun`).
     fn name(&self) -> &str;
     /// Creates container `id` from the bundle; its process waits for [`Runtime::start`]. The
     /// process's pid is written to `pid_file`.
-    fn create(&self, id: &str, bundle: &Path, pid_file: &Path, io: ProcessIo) -> Result<()>;
-    fn start(&self, id: &str) -> Result<()>;
+    fn create(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pid_file: &Path,
+        io: ProcessIo,
+    ) -> std::result::Result<(), RuntimeError>;
+    fn start(&self, id: &str) -> std::result::Result<(), RuntimeError>;
     /// Creates, starts and waits (the runtime handles a terminal); returns the exit code.
-    fn run(&self, id: &str, bundle: &Path, pid_file: &Path, io: ProcessIo) -> Result<i32>;
-    fn state(&self, id: &str) -> Result<Option<RuntimeState>>;
+    fn run(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pid_file: &Path,
+        io: ProcessIo,
+    ) -> std::result::Result<i32, RuntimeError>;
     fn kill(&self, id: &str, signal: &str) -> Result<()>;
     /// Forgets the container (force: kills it first). Unknown containers are not an error.
     fn delete(&self, id: &str, force: bool) -> Result<()>;
     /// Runs `args` inside the running container; returns the exit code.
-    fn exec(&self, id: &str, opts: &ExecOptions, io: ProcessIo) -> Result<i32>;
+    fn exec(
+        &self,
+        id: &str,
+        opts: &ExecOptions,
+        io: ProcessIo,
+    ) -> std::result::Result<i32, RuntimeError>;
 }
 
 /// `exec` options in runtime terms.
@@ -202,6 +181,11 @@ impl CliRuntime {
         }
     }
 
+    /// Whether the runtime holds state for container `id`.
+    fn knows(&self, id: &str) -> bool {
+        self.state_root.join(id).exists()
+    }
+
     /// Runs a command whose own errors go to its JSON log (its stdio being the container's).
     fn logged(&self, mut cmd: Command) -> Result<std::process::ExitStatus> {
         cmd.status().map_err(|e| self.spawn_err(e))
@@ -213,7 +197,13 @@ impl Runtime for CliRuntime {
         &self.name
     }
 
-    fn create(&self, id: &str, bundle: &Path, pid_file: &Path, io: ProcessIo) -> Result<()> {
+    fn create(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pid_file: &Path,
+        io: ProcessIo,
+    ) -> std::result::Result<(), RuntimeError> {
         let log = self.log_file(id, "create")?;
         let mut cmd = self.base(Some(&log));
         cmd.arg("create")
@@ -231,18 +221,24 @@ impl Runtime for CliRuntime {
         if status.success() {
             return Ok(());
         }
-        Err(runtime_failure(&err.unwrap_or_else(|| {
+        Err(RuntimeError::task(&err.unwrap_or_else(|| {
             format!("{} create failed ({status})", self.name)
         })))
     }
 
-    fn start(&self, id: &str) -> Result<()> {
+    fn start(&self, id: &str) -> std::result::Result<(), RuntimeError> {
         self.simple(&["start", id])
             .map(|_| ())
-            .map_err(|e| runtime_failure(&e.message))
+            .map_err(|e| RuntimeError::task(&e.message))
     }
 
-    fn run(&self, id: &str, bundle: &Path, pid_file: &Path, io: ProcessIo) -> Result<i32> {
+    fn run(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pid_file: &Path,
+        io: ProcessIo,
+    ) -> std::result::Result<i32, RuntimeError> {
         let log = self.log_file(id, "run")?;
         let mut cmd = self.base(Some(&log));
         cmd.arg("run")
@@ -258,30 +254,12 @@ impl Runtime for CliRuntime {
         let err = last_error(&log);
         let _ = std::fs::remove_file(&log);
         match (err, status.code()) {
-            (Some(msg), _) if !pid_file.exists() => Err(runtime_failure(&msg)),
+            (Some(msg), _) if !pid_file.exists() => Err(RuntimeError::task(&msg)),
             (_, Some(code)) => Ok(code),
             (_, None) => {
                 use std::os::unix::process::ExitStatusExt;
                 Ok(128 + status.signal().unwrap_or(9))
             }
-        }
-    }
-
-    fn state(&self, id: &str) -> Result<Option<RuntimeState>> {
-        match self.simple(&["state", id]) {
-            Ok(out) => {
-                let v: serde_json::Value = serde_json::from_str(&out).map_err(|e| {
-                    Error::new(ErrorKind::Internal, format!("{} state: {e}", self.name))
-                })?;
-                Ok(Some(RuntimeState {
-                    status: v["status"].as_str().unwrap_or_default().to_string(),
-                    pid: v["pid"].as_i64().unwrap_or(0),
-                }))
-            }
-            Err(e) if e.message.contains("does not exist") || e.message.contains("not exist") => {
-                Ok(None)
-            }
-            Err(e) => Err(e),
         }
     }
 
@@ -295,16 +273,23 @@ impl Runtime for CliRuntime {
             args.push("--force");
         }
         args.push(id);
+        if !self.knows(id) {
+            return Ok(());
+        }
         match self.simple(&args) {
             Ok(_) => Ok(()),
-            Err(e) if e.message.contains("does not exist") || e.message.contains("not exist") => {
-                Ok(())
-            }
+            // Deleted meanwhile (by the monitor, or a concurrent `rm`).
+            Err(_) if !self.knows(id) => Ok(()),
             Err(e) => Err(e),
         }
     }
 
-    fn exec(&self, id: &str, opts: &ExecOptions, io: ProcessIo) -> Result<i32> {
+    fn exec(
+        &self,
+        id: &str,
+        opts: &ExecOptions,
+        io: ProcessIo,
+    ) -> std::result::Result<i32, RuntimeError> {
         let log = self.log_file(id, "exec")?;
         let mut cmd = self.base(Some(&log));
         cmd.arg("exec");
@@ -331,7 +316,7 @@ impl Runtime for CliRuntime {
         if let Some(msg) = err
             && !status.success()
         {
-            return Err(runtime_failure(&msg));
+            return Err(RuntimeError::task(&msg));
         }
         use std::os::unix::process::ExitStatusExt;
         Ok(status
@@ -343,31 +328,6 @@ impl Runtime for CliRuntime {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn failures_map_to_docker_exit_codes() {
-        let e = runtime_failure(
-            "runc create failed: unable to start container process: exec: \"nope\": executable file not found in $PATH",
-        );
-        assert_eq!(exit_code_of(&e), 127);
-        assert_eq!(
-            e.message,
-            "failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"nope\": executable file not found in $PATH: unknown"
-        );
-        assert_eq!(
-            exit_code_of(&Error::invalid("no such file or directory")),
-            125
-        );
-        assert_eq!(
-            exit_code_for("exec: \"/etc/passwd\": permission denied"),
-            126
-        );
-        assert_eq!(
-            exit_code_for("exec: \"/x\": stat /x: no such file or directory"),
-            127
-        );
-        assert_eq!(exit_code_for("cgroup trouble"), 125);
-    }
 
     #[test]
     fn missing_runtime_is_a_clear_error() {

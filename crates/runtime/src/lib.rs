@@ -11,6 +11,7 @@
 //! ```
 
 pub mod driver;
+pub mod error;
 pub mod logs;
 pub mod rootfs;
 pub mod spec;

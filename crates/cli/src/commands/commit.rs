@@ -3,7 +3,6 @@
 
 use super::Ctx;
 use clap::Args;
-use engine::containers::lifecycle;
 use engine::images::commit::{self as commit_op, CommitOptions};
 use engine::images::tag;
 use oci_model::Result;
@@ -40,7 +39,7 @@ pub fn run(ctx: &Ctx, a: CommitArgs) -> Result<u8> {
         None => None,
     };
     let store = ctx.store()?;
-    let c = lifecycle::find(&store, &a.container)?;
+    let c = engine::containers::find(&store, &a.container)?;
     let opts = CommitOptions {
         author: a.author,
         message: a.message,

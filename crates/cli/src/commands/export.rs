@@ -3,7 +3,6 @@
 
 use super::Ctx;
 use clap::Args;
-use engine::containers::lifecycle;
 use engine::images::export as export_op;
 use oci_model::{Error, ErrorKind, Result};
 use std::io::{IsTerminal, Write};
@@ -31,7 +30,7 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<u8> {
         return Ok(1);
     }
     let store = ctx.store()?;
-    let c = lifecycle::find(&store, &a.container)?;
+    let c = engine::containers::find(&store, &a.container)?;
     let write_err =
         |e: std::io::Error| Error::new(ErrorKind::Internal, format!("writing export: {e}"));
     match a.output.as_deref().filter(|_| !to_stdout) {

@@ -4,7 +4,7 @@
 use super::Ctx;
 use crate::format::units::human_size;
 use clap::Args;
-use engine::containers::lifecycle;
+use engine::containers::remove::remove as remove_container;
 use engine::images::prune::{PruneFilter, prune};
 use engine::images::remove::{RemoveEvent, remove};
 use oci_model::{ErrorKind, Result};
@@ -162,11 +162,11 @@ pub fn system_prune(ctx: &Ctx, a: SystemPruneArgs) -> Result<u8> {
     let mut deleted = Vec::new();
     let containers = store.db().containers()?;
     for c in containers {
-        if c.state == "running" {
+        if c.state.is_running() {
             continue;
         }
         let size = dir_size(&runtime::upper_dir(store.root(), &c.id));
-        match lifecycle::remove(&store, &c, false) {
+        match remove_container(&store, &c, false) {
             Ok(()) => {
                 reclaimed += size;
                 deleted.push(c.id);

@@ -325,13 +325,13 @@ fn import_busybox(env: &Env, repo: &str) -> Option<String> {
 /// a process in it would have made, in the upper directory in overlay form: a new file and a
 /// deleted one (a 0/0 character device).
 fn container_with_changes(env: &Env, image: &str) -> String {
-    use engine::containers::lifecycle;
+    use engine::containers::create::{CreateOptions, create};
     let store = store::Store::open(&env.root(), Default::default()).unwrap();
     let id = engine::images::query::lookup::find_image(store.db(), image).unwrap();
-    let c = lifecycle::create(
+    let c = create(
         &store,
         &id,
-        &lifecycle::CreateOptions {
+        &CreateOptions {
             image_ref: image.into(),
             name: Some("imp-changed".into()),
             args: vec![

@@ -547,13 +547,13 @@ fn committed_image_is_pushed_and_pulled_back() {
     env.ok(&["pull", "-q", &base]);
     // A container whose upper directory holds a new file (no process needs to run).
     {
-        use engine::containers::lifecycle;
+        use engine::containers::create::{CreateOptions, create};
         let store = store::Store::open(&env.root(), Default::default()).unwrap();
         let id = engine::images::query::lookup::find_image(store.db(), &base).unwrap();
-        let c = lifecycle::create(
+        let c = create(
             &store,
             &id,
-            &lifecycle::CreateOptions {
+            &CreateOptions {
                 image_ref: base.clone(),
                 name: Some("push-changed".into()),
                 args: vec!["sh".into()],

@@ -19,7 +19,6 @@ use oci_model::image_config::ContainerConfig;
 use oci_model::reference::Reference;
 use oci_model::{Digest, Error, ErrorKind, Result};
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
 use std::path::Path;
 use store::Store;
 use store::leases::Lease;
@@ -45,44 +44,59 @@ pub struct ContainerSide {
     pub config: ContainerConfig,
 }
 
-/// Reads a container record's config (Docker's `Config` keys; lowercase aliases accepted)
-/// into a [`ContainerSide`]. `Cmd` falls back to the command the container ran.
+/// Reads a container record's config into a [`ContainerSide`]: the typed fields, then Docker
+/// keys strata does not record itself (`ExposedPorts`, `Volumes`, `Healthcheck`) and the
+/// lowercase aliases other writers used, from the keys kept as they were. `Cmd` falls back to
+/// the command the container ran.
 pub fn container_side(c: &ContainerRecord) -> ContainerSide {
-    let v = &c.config;
-    let pick = |keys: &[&str]| keys.iter().find_map(|k| v.get(*k)).filter(|x| !x.is_null());
-    let strs = |keys: &[&str]| -> Option<Vec<String>> {
-        pick(keys).and_then(|x| serde_json::from_value(x.clone()).ok())
-    };
-    let string = |keys: &[&str]| -> Option<String> {
-        pick(keys)
-            .and_then(Value::as_str)
-            .map(str::to_string)
+    let cfg = &c.config;
+    let string = |typed: &str, aliases: &[&str]| -> Option<String> {
+        Some(typed.to_string())
+            .filter(|s| !s.is_empty())
+            .or_else(|| kept::<String>(&cfg.extra, aliases))
             .filter(|s| !s.is_empty())
     };
-    let map = |keys: &[&str]| -> Option<BTreeMap<String, Value>> {
-        pick(keys).and_then(|x| serde_json::from_value(x.clone()).ok())
-    };
-    let cmd = strs(&["Cmd", "cmd"]).or_else(|| {
-        (strs(&["Entrypoint", "entrypoint"]).is_none() && !c.command.is_empty())
-            .then(|| c.command.clone())
-    });
+    let entrypoint = cfg
+        .entrypoint
+        .clone()
+        .or_else(|| kept(&cfg.extra, &["entrypoint"]));
+    let cmd = cfg
+        .cmd
+        .clone()
+        .or_else(|| kept(&cfg.extra, &["cmd"]))
+        .or_else(|| (entrypoint.is_none() && !c.command.is_empty()).then(|| c.command.clone()));
     ContainerSide {
         id: c.id.clone(),
         config: ContainerConfig {
-            user: string(&["User", "user"]),
-            exposed_ports: map(&["ExposedPorts", "exposed_ports"]),
-            env: strs(&["Env", "env"]),
-            entrypoint: strs(&["Entrypoint", "entrypoint"]),
+            user: string(&cfg.user, &["user"]),
+            exposed_ports: kept(&cfg.extra, &["ExposedPorts", "exposed_ports"]),
+            env: Some(if cfg.env.is_empty() {
+                kept(&cfg.extra, &["env"]).unwrap_or_default()
+            } else {
+                cfg.env.clone()
+            }),
+            entrypoint,
             cmd,
-            volumes: map(&["Volumes", "volumes"]),
-            working_dir: string(&["WorkingDir", "workdir", "working_dir"]),
-            labels: pick(&["Labels", "labels"])
-                .and_then(|x| serde_json::from_value(x.clone()).ok()),
-            stop_signal: string(&["StopSignal", "stop_signal"]),
-            healthcheck: pick(&["Healthcheck"]).cloned(),
+            volumes: kept(&cfg.extra, &["Volumes", "volumes"]),
+            working_dir: string(&cfg.working_dir, &["workdir", "working_dir"]),
+            labels: Some(if cfg.labels.is_empty() {
+                kept(&cfg.extra, &["labels"]).unwrap_or_default()
+            } else {
+                cfg.labels.clone()
+            }),
+            stop_signal: string(cfg.stop_signal.as_deref().unwrap_or(""), &["stop_signal"]),
+            healthcheck: kept(&cfg.extra, &["Healthcheck"]),
             ..Default::default()
         },
     }
+}
+
+/// The first of `keys` that a container config kept from another writer, unless null.
+fn kept<T: serde::de::DeserializeOwned>(extra: &Map<String, Value>, keys: &[&str]) -> Option<T> {
+    keys.iter()
+        .find_map(|k| extra.get(*k))
+        .filter(|x| !x.is_null())
+        .and_then(|x| serde_json::from_value(x.clone()).ok())
 }
 
 /// Docker's `merge(userConf, imageConf)`: fills what the changes left unset from the container.
@@ -150,7 +164,7 @@ pub fn commit_container(
     c: &ContainerRecord,
     opts: &CommitOptions,
 ) -> Result<String> {
-    if c.config.get("Driver").and_then(Value::as_str) == Some("copy") {
+    if c.config.driver == "copy" {
         // Its writable directory is a full copy of the image (deleted files simply absent,
         // not whited out): it is not a diff, and committing it would resurrect deletions.
         return Err(Error::unsupported(format!(
@@ -316,6 +330,7 @@ fn tar_layer(
 mod tests {
     use super::*;
     use crate::images::import::{self, ImportOptions, ImportSource};
+    use std::collections::BTreeMap;
     use std::fs;
     use std::sync::Arc;
     use store::config::Config;

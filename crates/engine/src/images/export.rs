@@ -120,7 +120,7 @@ pub fn export_container<W: Write>(store: &Store, c: &ContainerRecord, out: W) ->
         return archive::write_tree(&rootfs, TreeMode::Plain, out).map(|(w, _)| w);
     }
     let upper = runtime::upper_dir(store.root(), &c.id);
-    if c.config.get("Driver").and_then(serde_json::Value::as_str) == Some("copy") {
+    if c.config.driver == "copy" {
         // The copy driver's writable directory is the whole root filesystem.
         return archive::write_tree(&upper, TreeMode::Plain, out).map(|(w, _)| w);
     }

@@ -278,7 +278,7 @@ fn check_conflicts(
     stopped: bool,
 ) -> Result<Option<Conflict>> {
     {
-        if let Some(c) = users.iter().find(|c| c.state == "running") {
+        if let Some(c) = users.iter().find(|c| c.state.is_running()) {
             return Ok(Some(Conflict {
                 error: conflict(
                     id,
@@ -305,7 +305,7 @@ fn check_conflicts(
             used: false,
         }));
     }
-    if stopped && let Some(c) = users.iter().find(|c| c.state != "running") {
+    if stopped && let Some(c) = users.iter().find(|c| !c.state.is_running()) {
         return Ok(Some(Conflict {
             error: conflict(
                 id,
@@ -370,7 +370,7 @@ mod tests {
     use super::*;
     use std::sync::Arc;
     use store::config::Config;
-    use store::metadata::{ImageRecord, LayerRecord, WhiteoutForm};
+    use store::metadata::{ContainerState, ImageRecord, LayerRecord, WhiteoutForm};
 
     struct Fixture {
         _tmp: tempfile::TempDir,
@@ -474,13 +474,17 @@ mod tests {
                 image_ref: "x".into(),
                 command: vec!["true".into()],
                 created_unix: 1,
-                state: if running { "running" } else { "exited" }.into(),
+                state: if running {
+                    ContainerState::Running
+                } else {
+                    ContainerState::Exited
+                },
                 // Our own pid: alive, so the record is not corrected to "exited".
                 pid: running.then(|| i64::from(std::process::id())),
                 exit_code: None,
                 started_at: None,
                 finished_at: None,
-                config: serde_json::json!({}),
+                config: Default::default(),
             })
             .unwrap();
         id
