@@ -59,9 +59,13 @@ impl Ctx {
     }
 }
 
+/// The async runtime of a command. Its threads block SIGPIPE: strata dies quietly on a closed
+/// stdout like Go programs (main.rs sets SIGPIPE to its default), but a registry closing a
+/// connection while a vectored write is under way must be an EPIPE error, not the end of strata.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .on_thread_start(block_sigpipe)
         .enable_all()
         .build()
         .map_err(|e| {
@@ -70,6 +74,17 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
                 format!("starting runtime: {e}"),
             )
         })
+}
+
+fn block_sigpipe() {
+    // SAFETY: the set is initialised by sigemptyset before use, and pthread_sigmask only changes
+    // the calling thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
 }
 
 /// Completes on SIGINT or SIGTERM with the exit code a shell reports for it (130, 143).
