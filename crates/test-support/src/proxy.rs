@@ -891,21 +891,7 @@ fn stream_body<R: BufRead, W: Write>(
     let mut buf = vec![0u8; PIECE];
     match framing {
         Framing::None => Ok(BodyEnd::Complete),
-        Framing::Length(total) => {
-            let mut left = total;
-            while left > 0 {
-                let want = left.min(buf.len() as u64) as usize;
-                let n = up.read(&mut buf[..want])?;
-                if n == 0 {
-                    return Ok(BodyEnd::UpstreamTruncated);
-                }
-                left -= n as u64;
-                if sink.send(out, &mut buf[..n])? {
-                    return Ok(BodyEnd::Cut);
-                }
-            }
-            Ok(BodyEnd::Complete)
-        }
+        Framing::Length(total) => copy_exact(up, out, sink, &mut buf, total),
         Framing::UntilClose => loop {
             let n = up.read(&mut buf)?;
             if n == 0 {
@@ -931,23 +917,38 @@ fn stream_body<R: BufRead, W: Write>(
                 out.write_all(b"0\r\n\r\n")?;
                 return Ok(BodyEnd::Complete);
             }
-            let mut left = size;
-            while left > 0 {
-                let want = left.min(buf.len() as u64) as usize;
-                let n = up.read(&mut buf[..want])?;
-                if n == 0 {
-                    return Ok(BodyEnd::UpstreamTruncated);
-                }
-                left -= n as u64;
-                if sink.send(out, &mut buf[..n])? {
-                    return Ok(BodyEnd::Cut);
-                }
+            match copy_exact(up, out, sink, &mut buf, size)? {
+                BodyEnd::Complete => {}
+                end => return Ok(end),
             }
             if read_line(up, &mut budget)?.as_deref() != Some("") {
                 return Err(invalid("response chunk not followed by CRLF"));
             }
         },
     }
+}
+
+/// Sends exactly `len` bytes of `up` through `sink`, a piece of at most `buf.len()` at a time.
+fn copy_exact<R: BufRead, W: Write>(
+    up: &mut R,
+    out: &mut W,
+    sink: &mut BodySink<'_>,
+    buf: &mut [u8],
+    len: u64,
+) -> io::Result<BodyEnd> {
+    let mut left = len;
+    while left > 0 {
+        let want = left.min(buf.len() as u64) as usize;
+        let n = up.read(&mut buf[..want])?;
+        if n == 0 {
+            return Ok(BodyEnd::UpstreamTruncated);
+        }
+        left -= n as u64;
+        if sink.send(out, &mut buf[..n])? {
+            return Ok(BodyEnd::Cut);
+        }
+    }
+    Ok(BodyEnd::Complete)
 }
 
 #[cfg(test)]
