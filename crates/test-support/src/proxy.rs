@@ -1039,15 +1039,7 @@ mod tests {
     }
 
     fn test_blob(len: usize) -> Vec<u8> {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
+        crate::samples::noise(0, len)
     }
 
     fn sha256_hex(data: &[u8]) -> String {

@@ -53,21 +53,17 @@ impl Env {
 
     /// `strata login -u USER --password-stdin SERVER`, the password on stdin.
     pub fn login(&self, server: &str, user: &str, pass: &str) -> Output {
-        let mut child = self
-            .cmd()
-            .args(["login", "-u", user, "--password-stdin", server])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{pass}\n").as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        self.run_with_stdin(
+            &["login", "-u", user, "--password-stdin", server],
+            format!("{pass}\n").as_bytes(),
+        )
+    }
+
+    /// Runs with `input` on stdin; captures stdout and stderr.
+    pub fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut cmd = self.cmd();
+        cmd.args(args);
+        run_fed(cmd, input)
     }
 
     /// Runs and asserts success; returns stdout.
@@ -135,6 +131,23 @@ impl Env {
         v.sort();
         v
     }
+}
+
+/// Runs `cmd` with `input` written to its stdin from another thread (so a large input cannot
+/// block against unread output); captures stdout and stderr.
+pub fn run_fed(mut cmd: Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    out
 }
 
 /// Builds `spec` into a fresh OCI layout and pushes it as `repo:tag`.

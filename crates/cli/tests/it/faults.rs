@@ -6,19 +6,11 @@ use std::process::Stdio;
 use std::time::Duration;
 use tar::EntryType;
 use test_support::proxy::{Fault, FaultProxy};
-use test_support::{Comp, Entry, ImageSpec, LayerSpec, Registry, sample_image};
+use test_support::{Comp, Entry, ImageSpec, LayerSpec, Registry, noise, sample_image};
 
 fn big_image(seed: u32, mb: u32) -> ImageSpec {
-    // xorshift: incompressible, so the compressed layer really is `mb` megabytes.
-    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed as u64;
-    let data: Vec<u8> = (0..mb * 1_000_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
+    // Incompressible, so the compressed layer really is `mb` megabytes.
+    let data = noise(seed.into(), mb as usize * 1_000_000);
     let mut spec = sample_image();
     spec.layers.insert(
         0,

@@ -3,7 +3,6 @@
 //! and a removal racing a pull in another process.
 
 use crate::common::*;
-use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 use test_support::proxy::{Fault, FaultProxy};
@@ -248,16 +247,7 @@ fn stopped_container_conflicts_and_prune_keeps_used_images() {
 }
 
 fn answer_n(env: &Env, args: &[&str]) -> String {
-    let mut child = env
-        .cmd()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"n\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = env.run_with_stdin(args, b"n\n");
     format!(
         "{}{}\nexit {}\n",
         String::from_utf8_lossy(&out.stdout),
@@ -318,15 +308,7 @@ fn prune_prompts_and_dangling_prune() {
 
 /// Image bytes: a small layer shared with another image, then `mb` incompressible megabytes.
 fn shared_base_image(seed: u64, mb: usize) -> ImageSpec {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed;
-    let data: Vec<u8> = (0..mb * 1_000_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
+    let data = test_support::noise(seed, mb * 1_000_000);
     ImageSpec {
         layers: vec![
             LayerSpec::new(Comp::Gzip, vec![Entry::file("base.txt", "shared\n")]),
