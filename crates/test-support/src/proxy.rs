@@ -1079,11 +1079,8 @@ mod tests {
         }
     }
 
-    /// Uploads `data` monolithically to repository `t` directly on the registry; returns the digest.
-    fn upload(reg: &Registry, data: &[u8]) -> String {
-        let digest = format!("sha256:{}", sha256_hex(data));
-        let path = reg.file("upload.bin");
-        std::fs::write(&path, data).unwrap();
+    /// `POST <base>/v2/t/blobs/uploads/`; returns the response head.
+    fn start_upload(base: &str) -> String {
         let post = curl(&[
             "-D",
             "-",
@@ -1091,9 +1088,18 @@ mod tests {
             "/dev/null",
             "-X",
             "POST",
-            &format!("http://{}/v2/t/blobs/uploads/", reg.addr),
+            &format!("{base}/v2/t/blobs/uploads/"),
         ]);
-        let location = header(&stdout(&post), "location").expect("upload Location");
+        stdout(&post)
+    }
+
+    /// Uploads `data` monolithically to repository `t` directly on the registry; returns the digest.
+    fn upload(reg: &Registry, data: &[u8]) -> String {
+        let digest = format!("sha256:{}", sha256_hex(data));
+        let path = reg.file("upload.bin");
+        std::fs::write(&path, data).unwrap();
+        let location = header(&start_upload(&format!("http://{}", reg.addr)), "location")
+            .expect("upload Location");
         let url = with_query(&location, &format!("digest={digest}"));
         let put = curl(&[
             "-o",
@@ -1340,16 +1346,7 @@ mod tests {
         let digest = format!("sha256:{}", sha256_hex(&blob));
         let src = reg.file("src.bin");
         std::fs::write(&src, &blob).unwrap();
-        let post = curl(&[
-            "-D",
-            "-",
-            "-o",
-            "/dev/null",
-            "-X",
-            "POST",
-            &format!("{}/v2/t/blobs/uploads/", proxy.url()),
-        ]);
-        let dump = stdout(&post);
+        let dump = start_upload(&proxy.url());
         assert_eq!(header(&dump, "content-length").as_deref(), Some("0"));
         let location = header(&dump, "location").expect("Location");
         // The registry built the Location from the client's Host header: it points at the proxy.

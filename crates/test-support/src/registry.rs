@@ -436,24 +436,11 @@ mod tests {
                 .iter()
                 .any(|(k, v)| k == "realm" && v == "strata-test")
         );
-        let ok = request(
-            &reg.addr,
-            "GET",
-            "/v2/",
-            &[("Authorization", &basic_auth("bob", "hunter2"))],
-            &[],
-        )
-        .unwrap();
-        assert_eq!(ok.status, 200, "{}", reg.log());
-        let bad = request(
-            &reg.addr,
-            "GET",
-            "/v2/",
-            &[("Authorization", &basic_auth("bob", "nope"))],
-            &[],
-        )
-        .unwrap();
-        assert_eq!(bad.status, 401);
+        for (pass, want) in [("hunter2", 200), ("nope", 401)] {
+            let auth = basic_auth("bob", pass);
+            let resp = request(&reg.addr, "GET", "/v2/", &[("Authorization", &auth)], &[]).unwrap();
+            assert_eq!(resp.status, want, "{pass}: {}", reg.log());
+        }
         assert_eq!(
             reg.client()
                 .send("GET", "/v2/_catalog", &[], &[])

@@ -426,15 +426,8 @@ fn commit_and_export_a_container_then_import_it_back() {
 #[test]
 fn export_refuses_a_terminal() {
     let env = Env::new();
-    // `script` gives strata a pseudo-terminal as stdout, as an interactive shell would.
-    let mut script = std::process::Command::new("script");
-    let inner = env.cmd();
-    script.envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))));
-    let cmdline = format!("{} export whatever", env!("CARGO_BIN_EXE_strata"));
-    let out = script
-        .args(["-qfec", &cmdline, "/dev/null"])
-        .output()
-        .unwrap();
+    // A pseudo-terminal as stdout, as an interactive shell would give.
+    let out = env.run_on_tty("export whatever");
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).replace('\r', ""),
@@ -446,18 +439,6 @@ fn runc_on_path() -> bool {
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join("runc").is_file()))
         .unwrap_or(false)
-}
-
-fn run_out(env: &Env, args: &[&str]) -> String {
-    let out = env.run(args);
-    assert!(
-        out.status.success(),
-        "strata {args:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
@@ -472,18 +453,15 @@ fn run_commit_run_and_export_import_with_real_containers() {
         return;
     }
     // A container writes a file and deletes one of the image's.
-    run_out(
-        &env,
-        &[
-            "run",
-            "--name",
-            "writer",
-            "imp/bb:1",
-            "sh",
-            "-c",
-            "echo new > /etc/new; rm /etc/gone",
-        ],
-    );
+    env.ok(&[
+        "run",
+        "--name",
+        "writer",
+        "imp/bb:1",
+        "sh",
+        "-c",
+        "echo new > /etc/new; rm /etc/gone",
+    ]);
     let out = env.ok(&["commit", "-m", "from writer", "writer", "imp/bbc:1"]);
     let id = image_id(&out);
     assert_eq!(
@@ -496,24 +474,18 @@ fn run_commit_run_and_export_import_with_real_containers() {
         format!("imp/bbc:1 {}\n", &id[7..19])
     );
     assert_eq!(
-        run_out(
-            &env,
-            &["run", "--rm", "imp/bbc:1", "cat", "/etc/new", "/etc/keep"]
-        ),
+        env.ok(&["run", "--rm", "imp/bbc:1", "cat", "/etc/new", "/etc/keep"]),
         "new\nkeep\n"
     );
     assert_eq!(
-        run_out(
-            &env,
-            &[
-                "run",
-                "--rm",
-                "imp/bbc:1",
-                "sh",
-                "-c",
-                "test -e /etc/gone && echo present || echo absent"
-            ]
-        ),
+        env.ok(&[
+            "run",
+            "--rm",
+            "imp/bbc:1",
+            "sh",
+            "-c",
+            "test -e /etc/gone && echo present || echo absent"
+        ]),
         "absent\n"
     );
     assert_eq!(
@@ -544,34 +516,28 @@ fn run_commit_run_and_export_import_with_real_containers() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(
-        run_out(
-            &env,
-            &[
-                "run",
-                "--rm",
-                "imp/flat:1",
-                "sh",
-                "-c",
-                "cat /etc/new; test -e /etc/gone || echo gone"
-            ]
-        ),
+        env.ok(&[
+            "run",
+            "--rm",
+            "imp/flat:1",
+            "sh",
+            "-c",
+            "cat /etc/new; test -e /etc/gone || echo gone"
+        ]),
         "new\ngone\n"
     );
 
     // A running container exports its live root filesystem.
-    run_out(
-        &env,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "live",
-            "imp/bb:1",
-            "sh",
-            "-c",
-            "echo up > /live; sleep 30",
-        ],
-    );
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "imp/bb:1",
+        "sh",
+        "-c",
+        "echo up > /live; sleep 30",
+    ]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let names = loop {
         let out = env.cmd().args(["export", "live"]).output().unwrap();

@@ -5,7 +5,7 @@
 
 use crate::common::*;
 use base64::Engine as _;
-use test_support::proxy::{Fault, FaultProxy};
+use test_support::proxy::Fault;
 use test_support::{ImageSpec, Registry, multi_arch_specs};
 
 const ARCHES: [&str; 3] = ["amd64", "arm64", "arm"];
@@ -338,14 +338,13 @@ fn manifest_push_oci_index_on_request() {
 #[test]
 fn manifest_push_copies_blobs_a_registry_does_not_mount() {
     let reg = registry();
-    let proxy = FaultProxy::start(
-        &reg.addr,
-        vec![Fault::DropQuery {
+    let proxy = fault_proxy(
+        &reg,
+        Fault::DropQuery {
             path_contains: "mount=".into(),
             times: u32::MAX,
-        }],
-    )
-    .unwrap();
+        },
+    );
     let env = Env::new();
     let r = format!("{}/golden/ml", proxy.addr);
     let list = format!("{}/golden/copied:list", proxy.addr);

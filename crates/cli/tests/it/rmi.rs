@@ -5,7 +5,7 @@
 use crate::common::*;
 use std::process::Stdio;
 use std::time::Duration;
-use test_support::proxy::{Fault, FaultProxy};
+use test_support::proxy::Fault;
 use test_support::{Comp, Entry, ImageSpec, LayerSpec, Registry, four_layer_image, sample_image};
 
 fn golden(name: &str) -> String {
@@ -41,13 +41,7 @@ impl Fx {
 
     /// Runs strata, returns stdout + stderr + `exit N` with the registry redacted.
     fn run(&self, args: &[&str]) -> String {
-        let args: Vec<String> = args.iter().map(|a| self.r(a)).collect();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = self.env.run(&args);
-        let mut text = String::from_utf8_lossy(&out.stdout).to_string();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        text.push_str(&format!("exit {}\n", out.status.code().unwrap_or(-1)));
-        text.replace(&self.reg.addr, "{REGISTRY}")
+        self.env.transcript(&self.reg.addr, args)
     }
 
     fn id(&self, r: &str) -> String {
@@ -329,14 +323,13 @@ fn rmi_during_a_pull_of_an_image_sharing_its_layers_leaves_the_pull_intact() {
         .as_str()
         .unwrap()
         .to_string();
-    let proxy = FaultProxy::start(
-        &reg.addr,
-        vec![Fault::Throttle {
+    let proxy = fault_proxy(
+        &reg,
+        Fault::Throttle {
             path_contains: "/blobs/".into(),
             bytes_per_sec: 1_000_000,
-        }],
-    )
-    .unwrap();
+        },
+    );
     let b_name = format!("{}/rmi/b:1", proxy.addr);
     let child = env
         .cmd()
