@@ -839,47 +839,31 @@ mod tests {
             ["linux/arm/v7", "linux/arm/v6", "linux/arm/v5"]
         );
         assert_eq!(vector("linux/arm/v5"), ["linux/arm/v5"]);
-        assert_eq!(
-            vector("linux/arm64"),
-            [
-                "linux/arm64",
-                "linux/arm/v8",
-                "linux/arm/v7",
-                "linux/arm/v6",
-                "linux/arm/v5"
-            ]
-        );
+        // Every arm64 vector ends in plain arm64, then 32-bit arm from v8 down.
+        let arm64 = [
+            "linux/arm64",
+            "linux/arm/v8",
+            "linux/arm/v7",
+            "linux/arm/v6",
+            "linux/arm/v5",
+        ];
+        assert_eq!(vector("linux/arm64"), arm64);
         assert_eq!(vector("linux/arm64/v8"), vector("linux/arm64"));
         assert_eq!(
             vector("linux/arm64/v8.2"),
-            [
-                "linux/arm64/v8.2",
-                "linux/arm64/v8.1",
-                "linux/arm64",
-                "linux/arm/v8",
-                "linux/arm/v7",
-                "linux/arm/v6",
-                "linux/arm/v5"
-            ]
+            [&["linux/arm64/v8.2", "linux/arm64/v8.1"][..], &arm64].concat()
         );
-        assert_eq!(
-            vector("linux/arm64/v9.1"),
-            [
-                "linux/arm64/v9.1",
-                "linux/arm64/v9",
-                "linux/arm64/v8.6",
-                "linux/arm64/v8.5",
-                "linux/arm64/v8.4",
-                "linux/arm64/v8.3",
-                "linux/arm64/v8.2",
-                "linux/arm64/v8.1",
-                "linux/arm64",
-                "linux/arm/v8",
-                "linux/arm/v7",
-                "linux/arm/v6",
-                "linux/arm/v5"
-            ]
-        );
+        let v9_1 = [
+            "linux/arm64/v9.1",
+            "linux/arm64/v9",
+            "linux/arm64/v8.6",
+            "linux/arm64/v8.5",
+            "linux/arm64/v8.4",
+            "linux/arm64/v8.3",
+            "linux/arm64/v8.2",
+            "linux/arm64/v8.1",
+        ];
+        assert_eq!(vector("linux/arm64/v9.1"), [&v9_1[..], &arm64].concat());
         assert_eq!(vector("linux/s390x"), ["linux/s390x"]);
         assert_eq!(vector("linux/ppc64le"), ["linux/ppc64le"]);
     }

@@ -2,7 +2,7 @@
 //! scripted server of [`super`] for failures mid-upload and the token scopes.
 
 use super::*;
-use crate::upload::{MountOutcome, UploadMode, UploadOptions, UploadProgress};
+use crate::upload::{MountOutcome, UploadMode, UploadOptions, UploadProgress, UploadSession};
 
 fn data(n: usize, seed: u32) -> Vec<u8> {
     (0..n as u32)
@@ -18,6 +18,22 @@ fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 
 async fn fetch(c: &RegistryClient, d: &str, repo: &str, digest: &Digest) -> Vec<u8> {
     collect(c.get_blob(d, repo, digest, 0).await.unwrap().stream).await
+}
+
+/// Uploads the file at `path` as `digest` in `mode`, with no progress sink.
+async fn upload(
+    c: &RegistryClient,
+    d: &str,
+    repo: &str,
+    digest: &Digest,
+    path: &Path,
+    mode: UploadMode,
+    session: Option<UploadSession>,
+) -> Result<(), RegistryError> {
+    let size = std::fs::metadata(path).unwrap().len();
+    let opts = UploadOptions { mode };
+    c.upload_blob_file(d, repo, digest, size, path, &opts, session, None)
+        .await
 }
 
 /// Puts `manifest` as an OCI image manifest at `repo:reference`.
@@ -122,17 +138,7 @@ async fn push_protocol_against_distribution() {
     let path = write_temp(files.path(), "bad", &bytes);
     let wrong = Digest::of(b"not these bytes");
     for mode in [UploadMode::Monolithic, UploadMode::Chunked(60_000)] {
-        let e = c
-            .upload_blob_file(
-                d,
-                "push/a",
-                &wrong,
-                bytes.len() as u64,
-                &path,
-                &UploadOptions { mode },
-                None,
-                None,
-            )
+        let e = upload(&c, d, "push/a", &wrong, &path, mode, None)
             .await
             .unwrap_err();
         assert_eq!(
@@ -149,18 +155,9 @@ async fn push_protocol_against_distribution() {
     let layer = data(120_000, 7);
     let ld = Digest::of(&layer);
     let lpath = write_temp(files.path(), "layer", &layer);
-    c.upload_blob_file(
-        d,
-        "push/a",
-        &ld,
-        layer.len() as u64,
-        &lpath,
-        &UploadOptions::default(),
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    upload(&c, d, "push/a", &ld, &lpath, UploadMode::Auto, None)
+        .await
+        .unwrap();
     assert_eq!(
         c.mount_blob(d, "push/b", &ld, "push/a").await.unwrap(),
         MountOutcome::Mounted
@@ -177,15 +174,14 @@ async fn push_protocol_against_distribution() {
         panic!("an unknown blob cannot be mounted");
     };
     assert_eq!(session.offset, 0);
-    c.upload_blob_file(
+    upload(
+        &c,
         d,
         "push/b",
         &od,
-        other.len() as u64,
         &opath,
-        &UploadOptions::default(),
+        UploadMode::Auto,
         Some(session),
-        None,
     )
     .await
     .unwrap();
@@ -408,16 +404,13 @@ async fn monolithic_upload_starts_over_after_a_failure() {
     let files = tempfile::tempdir().unwrap();
     let path = write_temp(files.path(), "blob", &blob);
     let (_cfg, c) = isolated_client();
-    c.upload_blob_file(
+    upload(
+        &c,
         &srv.addr,
         "r",
         &digest,
-        blob.len() as u64,
         &path,
-        &UploadOptions {
-            mode: UploadMode::Monolithic,
-        },
-        None,
+        UploadMode::Monolithic,
         None,
     )
     .await

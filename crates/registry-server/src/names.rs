@@ -255,30 +255,28 @@ mod tests {
 
     #[test]
     fn routes_are_split_from_the_end() {
-        assert_eq!(route("a/b/tags/list"), Some(Route::Tags("a/b")));
-        assert_eq!(
-            route("a/manifests/latest"),
-            Some(Route::Manifest("a", "latest"))
-        );
-        assert_eq!(
-            route("blobs/blobs/sha256:00"),
-            Some(Route::Blob("blobs", "sha256:00"))
-        );
-        assert_eq!(route("a/b/blobs/uploads/"), Some(Route::UploadStart("a/b")));
-        assert_eq!(route("a/b/blobs/uploads"), Some(Route::UploadStart("a/b")));
-        assert_eq!(
-            route("a/blobs/uploads/1234"),
-            Some(Route::Upload("a", "1234"))
-        );
-        assert_eq!(
-            route("a/referrers/sha256:00"),
-            Some(Route::Referrers("a", "sha256:00"))
-        );
-        assert_eq!(route("a/tags/list/x"), None);
-        assert_eq!(route("a"), None);
-        assert_eq!(route("a/other/x"), None);
-        assert_eq!(route("a/manifests/"), None);
-        assert_eq!(route("a/blobs/"), None);
+        for (path, want) in [
+            ("a/b/tags/list", Some(Route::Tags("a/b"))),
+            ("a/manifests/latest", Some(Route::Manifest("a", "latest"))),
+            (
+                "blobs/blobs/sha256:00",
+                Some(Route::Blob("blobs", "sha256:00")),
+            ),
+            ("a/b/blobs/uploads/", Some(Route::UploadStart("a/b"))),
+            ("a/b/blobs/uploads", Some(Route::UploadStart("a/b"))),
+            ("a/blobs/uploads/1234", Some(Route::Upload("a", "1234"))),
+            (
+                "a/referrers/sha256:00",
+                Some(Route::Referrers("a", "sha256:00")),
+            ),
+            ("a/tags/list/x", None),
+            ("a", None),
+            ("a/other/x", None),
+            ("a/manifests/", None),
+            ("a/blobs/", None),
+        ] {
+            assert_eq!(route(path), want, "{path}");
+        }
     }
 
     #[test]
@@ -297,20 +295,18 @@ mod tests {
         ] {
             assert_eq!(parse(other), Ok(Target::Other), "{other}");
         }
-        assert_eq!(
-            parse("/v2/a%2fb/manifests/v%31"),
-            repo(Route::Manifest("a/b", "v1"))
-        );
-        // An encoded `/` in the last part cannot move the split.
-        assert_eq!(
-            parse("/v2/a/blobs/uploads/..%2f..%2fetc"),
-            repo(Route::Upload("a", "../../etc"))
-        );
-        // A part that does not decode stays raw; the `%` fails its grammar later.
-        assert_eq!(
-            parse("/v2/a/manifests/%ff"),
-            repo(Route::Manifest("a", "%ff"))
-        );
+        for (path, want) in [
+            ("/v2/a%2fb/manifests/v%31", Route::Manifest("a/b", "v1")),
+            // An encoded `/` in the last part cannot move the split.
+            (
+                "/v2/a/blobs/uploads/..%2f..%2fetc",
+                Route::Upload("a", "../../etc"),
+            ),
+            // A part that does not decode stays raw; the `%` fails its grammar later.
+            ("/v2/a/manifests/%ff", Route::Manifest("a", "%ff")),
+        ] {
+            assert_eq!(parse(path), repo(want), "{path}");
+        }
         for (path, name) in [
             ("/v2/a%/manifests/latest", "a%"),
             ("/v2/a%ff/manifests/latest", "a%ff"),

@@ -26,5 +26,5 @@ pub use push::{push, push_as, push_http, push_skopeo};
 pub use registry::{AuthKind, Registry, Server, free_port};
 pub use samples::{
     busybox_image, compression_image, four_layer_image, history_image, multi_arch_specs,
-    no_history_image, sample_docker_image, sample_image, sample_layers,
+    no_history_image, noise, sample_docker_image, sample_image, sample_layers,
 };

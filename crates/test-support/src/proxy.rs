@@ -891,21 +891,7 @@ fn stream_body<R: BufRead, W: Write>(
     let mut buf = vec![0u8; PIECE];
     match framing {
         Framing::None => Ok(BodyEnd::Complete),
-        Framing::Length(total) => {
-            let mut left = total;
-            while left > 0 {
-                let want = left.min(buf.len() as u64) as usize;
-                let n = up.read(&mut buf[..want])?;
-                if n == 0 {
-                    return Ok(BodyEnd::UpstreamTruncated);
-                }
-                left -= n as u64;
-                if sink.send(out, &mut buf[..n])? {
-                    return Ok(BodyEnd::Cut);
-                }
-            }
-            Ok(BodyEnd::Complete)
-        }
+        Framing::Length(total) => copy_exact(up, out, sink, &mut buf, total),
         Framing::UntilClose => loop {
             let n = up.read(&mut buf)?;
             if n == 0 {
@@ -931,23 +917,38 @@ fn stream_body<R: BufRead, W: Write>(
                 out.write_all(b"0\r\n\r\n")?;
                 return Ok(BodyEnd::Complete);
             }
-            let mut left = size;
-            while left > 0 {
-                let want = left.min(buf.len() as u64) as usize;
-                let n = up.read(&mut buf[..want])?;
-                if n == 0 {
-                    return Ok(BodyEnd::UpstreamTruncated);
-                }
-                left -= n as u64;
-                if sink.send(out, &mut buf[..n])? {
-                    return Ok(BodyEnd::Cut);
-                }
+            match copy_exact(up, out, sink, &mut buf, size)? {
+                BodyEnd::Complete => {}
+                end => return Ok(end),
             }
             if read_line(up, &mut budget)?.as_deref() != Some("") {
                 return Err(invalid("response chunk not followed by CRLF"));
             }
         },
     }
+}
+
+/// Sends exactly `len` bytes of `up` through `sink`, a piece of at most `buf.len()` at a time.
+fn copy_exact<R: BufRead, W: Write>(
+    up: &mut R,
+    out: &mut W,
+    sink: &mut BodySink<'_>,
+    buf: &mut [u8],
+    len: u64,
+) -> io::Result<BodyEnd> {
+    let mut left = len;
+    while left > 0 {
+        let want = left.min(buf.len() as u64) as usize;
+        let n = up.read(&mut buf[..want])?;
+        if n == 0 {
+            return Ok(BodyEnd::UpstreamTruncated);
+        }
+        left -= n as u64;
+        if sink.send(out, &mut buf[..n])? {
+            return Ok(BodyEnd::Cut);
+        }
+    }
+    Ok(BodyEnd::Complete)
 }
 
 #[cfg(test)]
@@ -1038,15 +1039,7 @@ mod tests {
     }
 
     fn test_blob(len: usize) -> Vec<u8> {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
+        crate::samples::noise(0, len)
     }
 
     fn sha256_hex(data: &[u8]) -> String {
@@ -1086,11 +1079,8 @@ mod tests {
         }
     }
 
-    /// Uploads `data` monolithically to repository `t` directly on the registry; returns the digest.
-    fn upload(reg: &Registry, data: &[u8]) -> String {
-        let digest = format!("sha256:{}", sha256_hex(data));
-        let path = reg.file("upload.bin");
-        std::fs::write(&path, data).unwrap();
+    /// `POST <base>/v2/t/blobs/uploads/`; returns the response head.
+    fn start_upload(base: &str) -> String {
         let post = curl(&[
             "-D",
             "-",
@@ -1098,9 +1088,18 @@ mod tests {
             "/dev/null",
             "-X",
             "POST",
-            &format!("http://{}/v2/t/blobs/uploads/", reg.addr),
+            &format!("{base}/v2/t/blobs/uploads/"),
         ]);
-        let location = header(&stdout(&post), "location").expect("upload Location");
+        stdout(&post)
+    }
+
+    /// Uploads `data` monolithically to repository `t` directly on the registry; returns the digest.
+    fn upload(reg: &Registry, data: &[u8]) -> String {
+        let digest = format!("sha256:{}", sha256_hex(data));
+        let path = reg.file("upload.bin");
+        std::fs::write(&path, data).unwrap();
+        let location = header(&start_upload(&format!("http://{}", reg.addr)), "location")
+            .expect("upload Location");
         let url = with_query(&location, &format!("digest={digest}"));
         let put = curl(&[
             "-o",
@@ -1347,16 +1346,7 @@ mod tests {
         let digest = format!("sha256:{}", sha256_hex(&blob));
         let src = reg.file("src.bin");
         std::fs::write(&src, &blob).unwrap();
-        let post = curl(&[
-            "-D",
-            "-",
-            "-o",
-            "/dev/null",
-            "-X",
-            "POST",
-            &format!("{}/v2/t/blobs/uploads/", proxy.url()),
-        ]);
-        let dump = stdout(&post);
+        let dump = start_upload(&proxy.url());
         assert_eq!(header(&dump, "content-length").as_deref(), Some("0"));
         let location = header(&dump, "location").expect("Location");
         // The registry built the Location from the client's Host header: it points at the proxy.

@@ -238,7 +238,9 @@ mod tests {
 #[cfg(test)]
 mod registry_tests {
     use super::*;
-    use crate::fixture::{BuiltImage, DOCKER_MANIFEST, OCI_MANIFEST, OciLayout};
+    use crate::fixture::{
+        BuiltImage, BuiltIndex, DOCKER_MANIFEST, ImageSpec, OCI_MANIFEST, OciLayout,
+    };
     use crate::samples;
 
     /// The registry serves exactly the bytes built, under their digest, by tag and by digest.
@@ -282,52 +284,78 @@ mod registry_tests {
         }
     }
 
+    /// [`assert_manifest`] for an image's manifest under `tag`, then [`assert_blobs`].
+    fn assert_image(reg: &Registry, repo: &str, tag: &str, img: &BuiltImage, media_type: &str) {
+        assert_manifest(
+            reg,
+            repo,
+            tag,
+            &img.manifest_bytes,
+            &img.manifest_digest,
+            media_type,
+        );
+        assert_blobs(reg, repo, img);
+    }
+
+    /// An index under `tag`, each of its images under its digest, and all their blobs.
+    fn assert_index(
+        reg: &Registry,
+        repo: &str,
+        tag: &str,
+        idx: &BuiltIndex,
+        index_type: &str,
+        image_type: &str,
+    ) {
+        assert_manifest(reg, repo, tag, &idx.bytes, &idx.digest, index_type);
+        for img in &idx.images {
+            assert_eq!(img.manifest_media_type, image_type);
+            assert_image(reg, repo, &img.manifest_digest.to_string(), img, image_type);
+        }
+    }
+
+    /// A fresh layout holding `spec` tagged `tag`.
+    fn layout_image(spec: &ImageSpec, tag: &str) -> (tempfile::TempDir, BuiltImage) {
+        let dir = tempfile::tempdir().unwrap();
+        let img = OciLayout::new(dir.path())
+            .unwrap()
+            .add_image(spec, tag)
+            .unwrap();
+        (dir, img)
+    }
+
+    /// A fresh layout holding the multi-arch sample index tagged `tag`.
+    fn layout_index(tag: &str, docker: bool) -> (tempfile::TempDir, BuiltIndex) {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = OciLayout::new(dir.path())
+            .unwrap()
+            .add_index(&samples::multi_arch_specs(), tag, docker)
+            .unwrap();
+        (dir, idx)
+    }
+
+    /// Pushes `spec` by skopeo/HTTP to `repo:tag` and checks what the registry serves.
+    fn push_and_check(reg: &Registry, spec: &ImageSpec, repo: &str, tag: &str) {
+        let (dir, img) = layout_image(spec, "img");
+        push(dir.path(), "img", reg, &format!("{repo}:{tag}")).unwrap();
+        assert_image(reg, repo, tag, &img, OCI_MANIFEST);
+    }
+
     #[test]
     fn oci_manifest_via_skopeo_keeps_bytes() {
         let reg = Registry::start().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let mut layout = OciLayout::new(dir.path()).unwrap();
-        let img = layout
-            .add_image(&samples::sample_image(), "sample")
-            .unwrap();
-        push(dir.path(), "sample", &reg, "fixtures/sample:v1").unwrap();
-        assert_manifest(
-            &reg,
-            "fixtures/sample",
-            "v1",
-            &img.manifest_bytes,
-            &img.manifest_digest,
-            OCI_MANIFEST,
-        );
-        assert_blobs(&reg, "fixtures/sample", &img);
+        push_and_check(&reg, &samples::sample_image(), "fixtures/sample", "v1");
     }
 
     #[test]
     fn oci_index_via_skopeo_to_htpasswd_registry_keeps_bytes() {
         let reg = Registry::start_htpasswd("u", "p").unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let mut layout = OciLayout::new(dir.path()).unwrap();
-        let idx = layout
-            .add_index(&samples::multi_arch_specs(), "multi", false)
-            .unwrap();
+        let (dir, idx) = layout_index("multi", false);
         assert!(
             push_as(dir.path(), "multi", &reg, "multi:latest", None).is_err(),
             "anonymous push must be refused"
         );
         push(dir.path(), "multi", &reg, "multi:latest").unwrap();
-        assert_manifest(&reg, "multi", "latest", &idx.bytes, &idx.digest, OCI_INDEX);
-        for img in &idx.images {
-            let d = img.manifest_digest.to_string();
-            assert_manifest(
-                &reg,
-                "multi",
-                &d,
-                &img.manifest_bytes,
-                &img.manifest_digest,
-                OCI_MANIFEST,
-            );
-            assert_blobs(&reg, "multi", img);
-        }
+        assert_index(&reg, "multi", "latest", &idx, OCI_INDEX, OCI_MANIFEST);
         let platforms: Vec<&str> = idx.images.iter().map(|i| i.platform.as_str()).collect();
         assert_eq!(platforms, ["linux/amd64", "linux/arm64/v8", "linux/arm/v7"]);
     }
@@ -335,11 +363,7 @@ mod registry_tests {
     #[test]
     fn docker_manifest_over_http_to_token_registry_keeps_bytes() {
         let reg = Registry::start_token("t", "pw").unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let mut layout = OciLayout::new(dir.path()).unwrap();
-        let img = layout
-            .add_image(&samples::sample_docker_image(), "docker")
-            .unwrap();
+        let (dir, img) = layout_image(&samples::sample_docker_image(), "docker");
         assert_eq!(img.manifest_media_type, DOCKER_MANIFEST);
         assert!(
             push_as(
@@ -352,15 +376,7 @@ mod registry_tests {
             .is_err()
         );
         push(dir.path(), "docker", &reg, "lib/docker:v2").unwrap();
-        assert_manifest(
-            &reg,
-            "lib/docker",
-            "v2",
-            &img.manifest_bytes,
-            &img.manifest_digest,
-            DOCKER_MANIFEST,
-        );
-        assert_blobs(&reg, "lib/docker", &img);
+        assert_image(&reg, "lib/docker", "v2", &img, DOCKER_MANIFEST);
         // Anonymous clients are refused by the token registry.
         let anon = reg
             .anonymous_client()
@@ -377,53 +393,22 @@ mod registry_tests {
     #[test]
     fn docker_manifest_list_over_http_keeps_bytes() {
         let reg = Registry::start().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let mut layout = OciLayout::new(dir.path()).unwrap();
-        let idx = layout
-            .add_index(&samples::multi_arch_specs(), "list", true)
-            .unwrap();
+        let (dir, idx) = layout_index("list", true);
         push(dir.path(), "list", &reg, "multi/list:latest").unwrap();
-        assert_manifest(
+        assert_index(
             &reg,
             "multi/list",
             "latest",
-            &idx.bytes,
-            &idx.digest,
+            &idx,
             DOCKER_MANIFEST_LIST,
+            DOCKER_MANIFEST,
         );
-        for img in &idx.images {
-            assert_eq!(img.manifest_media_type, DOCKER_MANIFEST);
-            let d = img.manifest_digest.to_string();
-            assert_manifest(
-                &reg,
-                "multi/list",
-                &d,
-                &img.manifest_bytes,
-                &img.manifest_digest,
-                DOCKER_MANIFEST,
-            );
-            assert_blobs(&reg, "multi/list", img);
-        }
     }
 
     #[test]
     fn compressed_layers_via_skopeo_to_token_registry_keep_bytes() {
         let reg = Registry::start_token("t", "pw").unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let mut layout = OciLayout::new(dir.path()).unwrap();
-        let img = layout
-            .add_image(&samples::compression_image(), "comp")
-            .unwrap();
-        push(dir.path(), "comp", &reg, "comp:latest").unwrap();
-        assert_manifest(
-            &reg,
-            "comp",
-            "latest",
-            &img.manifest_bytes,
-            &img.manifest_digest,
-            OCI_MANIFEST,
-        );
-        assert_blobs(&reg, "comp", &img);
+        push_and_check(&reg, &samples::compression_image(), "comp", "latest");
     }
 
     #[test]
@@ -433,29 +418,13 @@ mod registry_tests {
             return;
         };
         let reg = Registry::start().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let mut layout = OciLayout::new(dir.path()).unwrap();
-        let img = layout.add_image(&spec, "busybox").unwrap();
-        push(dir.path(), "busybox", &reg, "library/busybox:latest").unwrap();
-        assert_manifest(
-            &reg,
-            "library/busybox",
-            "latest",
-            &img.manifest_bytes,
-            &img.manifest_digest,
-            OCI_MANIFEST,
-        );
-        assert_blobs(&reg, "library/busybox", &img);
+        push_and_check(&reg, &spec, "library/busybox", "latest");
     }
 
     #[test]
     fn http_pusher_also_handles_oci_roots() {
         let reg = Registry::start_htpasswd("u", "p").unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let mut layout = OciLayout::new(dir.path()).unwrap();
-        let idx = layout
-            .add_index(&samples::multi_arch_specs(), "multi", false)
-            .unwrap();
+        let (dir, idx) = layout_index("multi", false);
         push_http(
             dir.path(),
             "multi",

@@ -134,13 +134,10 @@ impl Registry {
         };
         let log_path = dir.path().join("registry.log");
         let config_path = dir.path().join("config.yml");
-        let mut last_err = None;
-        // The free port can be taken between probing and binding; retry with another.
-        for _ in 0..5 {
-            let addr = format!("127.0.0.1:{}", free_port());
-            // A per-process marker header, so a registry someone else started on the same port
-            // is never mistaken for ours.
-            let instance = format!("{}-{}", std::process::id(), dir.path().display());
+        // A per-process marker header, so a registry someone else started on the same port
+        // is never mistaken for ours.
+        let instance = format!("{}-{}", std::process::id(), dir.path().display());
+        let spawn = |addr: &str| -> Result<Child> {
             let config = format!(
                 "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: {addr}\n  secret: strata-test-secret\n  headers:\n    {INSTANCE_HEADER}: [\"{instance}\"]\n{auth_yaml}",
                 storage.display()
@@ -150,37 +147,29 @@ impl Registry {
                 .create(true)
                 .append(true)
                 .open(&log_path)?;
-            let child = Command::new(REGISTRY_BIN)
+            Command::new(REGISTRY_BIN)
                 .arg("serve")
                 .arg(&config_path)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log)
                 .spawn()
-                .with_context(|| format!("spawning {REGISTRY_BIN}"))?;
-            let mut child = child;
-            match wait_ready(&addr, &instance, &mut child, &log_path) {
-                Ok(()) => {
-                    return Ok(Registry {
-                        addr,
-                        auth: kind,
-                        server: Server::Distribution,
-                        creds: creds.map(|(u, p)| (u.to_string(), p.to_string())),
-                        child,
-                        token,
-                        storage,
-                        log_path,
-                        dir,
-                    });
-                }
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    last_err = Some(e);
-                }
-            }
-        }
-        Err(last_err.unwrap_or_else(|| anyhow::anyhow!("registry did not start")))
+                .with_context(|| format!("spawning {REGISTRY_BIN}"))
+        };
+        let (addr, child) = start_on_a_free_port("registry", spawn, |addr, child| {
+            wait_ready(addr, &instance, child, &log_path)
+        })?;
+        Ok(Registry {
+            addr,
+            auth: kind,
+            server: Server::Distribution,
+            creds: creds.map(|(u, p)| (u.to_string(), p.to_string())),
+            child,
+            token,
+            storage,
+            log_path,
+            dir,
+        })
     }
 
     /// An anonymous `strata registry serve` (the binary at `strata_bin`) on a free port with a
@@ -200,13 +189,11 @@ impl Registry {
         if let Some(c) = config {
             std::fs::write(&config_path, c)?;
         }
-        let mut last_err = None;
-        for _ in 0..5 {
-            let addr = format!("127.0.0.1:{}", free_port());
+        let spawn = |addr: &str| -> Result<Child> {
             std::fs::write(&log_path, "")?;
             let log = std::fs::OpenOptions::new().append(true).open(&log_path)?;
             let mut cmd = Command::new(strata_bin);
-            cmd.args(["registry", "serve", "--log", "--addr", &addr, "--root"])
+            cmd.args(["registry", "serve", "--log", "--addr", addr, "--root"])
                 .arg(&storage)
                 .env_remove("STRATA_ROOT")
                 .stdin(Stdio::null())
@@ -215,31 +202,23 @@ impl Registry {
             if config.is_some() {
                 cmd.arg("--config").arg(&config_path);
             }
-            let mut child = cmd
-                .spawn()
-                .with_context(|| format!("spawning {}", strata_bin.display()))?;
-            match wait_strata_ready(&addr, &mut child, &log_path) {
-                Ok(()) => {
-                    return Ok(Registry {
-                        addr,
-                        auth: AuthKind::Anonymous,
-                        server: Server::Strata,
-                        creds: None,
-                        child,
-                        token: None,
-                        storage,
-                        log_path,
-                        dir,
-                    });
-                }
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    last_err = Some(e);
-                }
-            }
-        }
-        Err(last_err.unwrap_or_else(|| anyhow::anyhow!("strata registry did not start")))
+            cmd.spawn()
+                .with_context(|| format!("spawning {}", strata_bin.display()))
+        };
+        let (addr, child) = start_on_a_free_port("strata registry", spawn, |addr, child| {
+            wait_strata_ready(addr, child, &log_path)
+        })?;
+        Ok(Registry {
+            addr,
+            auth: AuthKind::Anonymous,
+            server: Server::Strata,
+            creds: None,
+            child,
+            token: None,
+            storage,
+            log_path,
+            dir,
+        })
     }
 
     /// `http://127.0.0.1:PORT`
@@ -320,6 +299,29 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Spawns a server on a free port and waits for it, on another port up to five times: the free
+/// port can be taken between probing and binding. A server that does not come up is killed.
+fn start_on_a_free_port(
+    what: &str,
+    mut spawn: impl FnMut(&str) -> Result<Child>,
+    mut ready: impl FnMut(&str, &mut Child) -> Result<()>,
+) -> Result<(String, Child)> {
+    let mut last_err = None;
+    for _ in 0..5 {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut child = spawn(&addr)?;
+        match ready(&addr, &mut child) {
+            Ok(()) => return Ok((addr, child)),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                last_err = Some(e);
+            }
+        }
+    }
+    Err(last_err.unwrap_or_else(|| anyhow::anyhow!("{what} did not start")))
 }
 
 fn wait_ready(addr: &str, instance: &str, child: &mut Child, log_path: &Path) -> Result<()> {
@@ -434,24 +436,11 @@ mod tests {
                 .iter()
                 .any(|(k, v)| k == "realm" && v == "strata-test")
         );
-        let ok = request(
-            &reg.addr,
-            "GET",
-            "/v2/",
-            &[("Authorization", &basic_auth("bob", "hunter2"))],
-            &[],
-        )
-        .unwrap();
-        assert_eq!(ok.status, 200, "{}", reg.log());
-        let bad = request(
-            &reg.addr,
-            "GET",
-            "/v2/",
-            &[("Authorization", &basic_auth("bob", "nope"))],
-            &[],
-        )
-        .unwrap();
-        assert_eq!(bad.status, 401);
+        for (pass, want) in [("hunter2", 200), ("nope", 401)] {
+            let auth = basic_auth("bob", pass);
+            let resp = request(&reg.addr, "GET", "/v2/", &[("Authorization", &auth)], &[]).unwrap();
+            assert_eq!(resp.status, want, "{pass}: {}", reg.log());
+        }
         assert_eq!(
             reg.client()
                 .send("GET", "/v2/_catalog", &[], &[])

@@ -4,6 +4,20 @@ use crate::fixture::{Comp, Entry, ImageSpec, LayerSpec};
 use serde_json::json;
 use std::path::Path;
 
+/// `len` deterministic, incompressible bytes (xorshift64 from a seed-mixed start), so a
+/// compressed layer of them really is `len` bytes and different seeds give different blobs.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
 /// Two layers exercising overlay semantics:
 /// - layer 1 (gzip): `/etc/a`, `/etc/b`, `/dir/x`, symlink `/etc/link -> a`, hard link `/etc/hard` to
 ///   `/etc/a`, an executable `/bin/tool`;

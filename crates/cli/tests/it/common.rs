@@ -4,6 +4,7 @@ use oci_model::Digest;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use test_support::proxy::{Fault, FaultProxy};
 use test_support::{BuiltImage, BuiltIndex, ImageSpec, OciLayout, Registry};
 
 pub struct Env {
@@ -53,21 +54,43 @@ impl Env {
 
     /// `strata login -u USER --password-stdin SERVER`, the password on stdin.
     pub fn login(&self, server: &str, user: &str, pass: &str) -> Output {
-        let mut child = self
-            .cmd()
-            .args(["login", "-u", user, "--password-stdin", server])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
+        self.run_with_stdin(
+            &["login", "-u", user, "--password-stdin", server],
+            format!("{pass}\n").as_bytes(),
+        )
+    }
+
+    /// Runs with `input` on stdin; captures stdout and stderr.
+    pub fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut cmd = self.cmd();
+        cmd.args(args);
+        run_fed(cmd, input)
+    }
+
+    /// Runs `strata <args>` on a pseudo-terminal (through `script`), as from an interactive shell.
+    pub fn run_on_tty(&self, args: &str) -> Output {
+        let mut script = Command::new("script");
+        script.envs(self.cmd().get_envs().filter_map(|(k, v)| Some((k, v?))));
+        let cmdline = format!("{} {args}", env!("CARGO_BIN_EXE_strata"));
+        script
+            .args(["-qfec", &cmdline, "/dev/null"])
+            .output()
             .unwrap()
-            .write_all(format!("{pass}\n").as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+    }
+
+    /// Runs with `{REGISTRY}` in `args` replaced by `registry`; returns stdout, stderr and
+    /// `exit N`, with `registry` written back as `{REGISTRY}` (for goldens).
+    pub fn transcript(&self, registry: &str, args: &[&str]) -> String {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("{REGISTRY}", registry))
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = self.run(&args);
+        let mut text = String::from_utf8_lossy(&out.stdout).to_string();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        text.push_str(&format!("exit {}\n", out.status.code().unwrap_or(-1)));
+        text.replace(registry, "{REGISTRY}")
     }
 
     /// Runs and asserts success; returns stdout.
@@ -135,6 +158,28 @@ impl Env {
         v.sort();
         v
     }
+}
+
+/// Runs `cmd` with `input` written to its stdin from another thread (so a large input cannot
+/// block against unread output); captures stdout and stderr.
+pub fn run_fed(mut cmd: Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    out
+}
+
+/// A [`FaultProxy`] in front of `reg` with the one `fault`.
+pub fn fault_proxy(reg: &Registry, fault: Fault) -> FaultProxy {
+    FaultProxy::start(&reg.addr, vec![fault]).unwrap()
 }
 
 /// Builds `spec` into a fresh OCI layout and pushes it as `repo:tag`.

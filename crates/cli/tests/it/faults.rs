@@ -5,20 +5,12 @@ use crate::common::*;
 use std::process::Stdio;
 use std::time::Duration;
 use tar::EntryType;
-use test_support::proxy::{Fault, FaultProxy};
-use test_support::{Comp, Entry, ImageSpec, LayerSpec, Registry, sample_image};
+use test_support::proxy::Fault;
+use test_support::{Comp, Entry, ImageSpec, LayerSpec, Registry, noise, sample_image};
 
 fn big_image(seed: u32, mb: u32) -> ImageSpec {
-    // xorshift: incompressible, so the compressed layer really is `mb` megabytes.
-    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed as u64;
-    let data: Vec<u8> = (0..mb * 1_000_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
+    // Incompressible, so the compressed layer really is `mb` megabytes.
+    let data = noise(seed.into(), mb as usize * 1_000_000);
     let mut spec = sample_image();
     spec.layers.insert(
         0,
@@ -77,15 +69,14 @@ fn unknown_names_and_refused_connections() {
 fn reset_mid_blob_resumes_with_range() {
     let reg = Registry::start().unwrap();
     let built = publish(&reg, &big_image(1, 3), "lab/reset:1");
-    let proxy = FaultProxy::start(
-        &reg.addr,
-        vec![Fault::CutBody {
+    let proxy = fault_proxy(
+        &reg,
+        Fault::CutBody {
             path_contains: "/blobs/".into(),
             after_bytes: 1_000_000,
             times: 2,
-        }],
-    )
-    .unwrap();
+        },
+    );
     let env = Env::new();
     let name = format!("{}/lab/reset:1", proxy.addr);
     env.ok(&["pull", &name]);
@@ -107,27 +98,25 @@ fn reset_mid_blob_resumes_with_range() {
 fn transient_5xx_is_retried_and_persistent_5xx_fails() {
     let reg = Registry::start().unwrap();
     publish(&reg, &sample_image(), "lab/flaky:1");
-    let proxy = FaultProxy::start(
-        &reg.addr,
-        vec![Fault::Status {
+    let proxy = fault_proxy(
+        &reg,
+        Fault::Status {
             path_contains: "/blobs/".into(),
             status: 503,
             times: 2,
-        }],
-    )
-    .unwrap();
+        },
+    );
     let env = Env::new();
     env.ok(&["pull", &format!("{}/lab/flaky:1", proxy.addr)]);
 
-    let down = FaultProxy::start(
-        &reg.addr,
-        vec![Fault::Status {
+    let down = fault_proxy(
+        &reg,
+        Fault::Status {
             path_contains: "/manifests/".into(),
             status: 500,
             times: 1000,
-        }],
-    )
-    .unwrap();
+        },
+    );
     let env = Env::new();
     let err = env.fails(&["pull", &format!("{}/lab/flaky:1", down.addr)]);
     assert!(
@@ -140,15 +129,14 @@ fn transient_5xx_is_retried_and_persistent_5xx_fails() {
 fn corruption_on_the_wire_is_caught() {
     let reg = Registry::start().unwrap();
     publish(&reg, &big_image(2, 1), "lab/wire:1");
-    let proxy = FaultProxy::start(
-        &reg.addr,
-        vec![Fault::Corrupt {
+    let proxy = fault_proxy(
+        &reg,
+        Fault::Corrupt {
             path_contains: "/blobs/".into(),
             after_bytes: 1000,
             times: 1000,
-        }],
-    )
-    .unwrap();
+        },
+    );
     let env = Env::new();
     let err = env.fails(&["pull", &format!("{}/lab/wire:1", proxy.addr)]);
     assert!(err.contains("sha256:"), "{err}");
@@ -161,14 +149,13 @@ fn killed_pull_leaves_a_consistent_store_and_resumes() {
     let reg = Registry::start().unwrap();
     let built = publish(&reg, &big_image(3, 4), "lab/kill:1");
     for delay_ms in [150u64, 600, 1200] {
-        let proxy = FaultProxy::start(
-            &reg.addr,
-            vec![Fault::Throttle {
+        let proxy = fault_proxy(
+            &reg,
+            Fault::Throttle {
                 path_contains: "/blobs/".into(),
                 bytes_per_sec: 2_000_000,
-            }],
-        )
-        .unwrap();
+            },
+        );
         let env = Env::new();
         let name = format!("{}/lab/kill:1", proxy.addr);
         let mut child = env

@@ -75,16 +75,7 @@ impl Fx {
     }
 
     fn check(&self, case: &str, args: &[&str]) {
-        let args: Vec<String> = args
-            .iter()
-            .map(|a| a.replace("{REGISTRY}", &self.addr))
-            .collect();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = self.env.run(&args);
-        let mut text = String::from_utf8_lossy(&out.stdout).to_string();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        text.push_str(&format!("exit {}\n", out.status.code().unwrap_or(-1)));
-        let text = text.replace(&self.addr, "{REGISTRY}");
+        let text = self.env.transcript(&self.addr, args);
         assert_eq!(
             normalize(&text),
             normalize(&golden(case)),

@@ -2,26 +2,31 @@
 //! CLI with a 20.10 daemon: `Downloading from <url>`, `Imported from -`, the CLI's own errors
 //! without the `Error: ` prefix).
 
-use crate::common::{Env, Mounted};
+use crate::common::{Env, Mounted, run_fed};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Stdio;
 
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
 
+/// A GNU header owned by root with a fixed mtime (the entry type left to the caller).
+fn root_header(size: u64, mode: u32) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(size);
+    h.set_mode(mode);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(1_700_000_000);
+    h
+}
+
 fn rootfs_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, data) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(1_700_000_000);
+        let mut h = root_header(data.len() as u64, 0o644);
         h.set_entry_type(tar::EntryType::Regular);
         b.append_data(&mut h, name, *data).unwrap();
     }
@@ -29,35 +34,9 @@ fn rootfs_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut child = std::process::Command::new("gzip")
-        .arg("-c")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("gzip");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = data.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    out.stdout
-}
-
-fn run_with_stdin(env: &Env, args: &[&str], input: &[u8]) -> std::process::Output {
-    let mut child = env
-        .cmd()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    out
+    let mut gzip = std::process::Command::new("gzip");
+    gzip.arg("-c");
+    run_fed(gzip, data).stdout
 }
 
 fn image_id(stdout: &str) -> String {
@@ -140,7 +119,7 @@ fn import_from_file_stdin_and_url() {
     }
 
     // stdin, gzip-compressed: the same layer (DiffID of the plain tar).
-    let out = run_with_stdin(&env, &["image", "import", "-", "imp/stdin"], &gzip(&plain));
+    let out = env.run_with_stdin(&["image", "import", "-", "imp/stdin"], &gzip(&plain));
     assert!(
         out.status.success(),
         "{}",
@@ -288,22 +267,12 @@ fn import_busybox(env: &Env, repo: &str) -> Option<String> {
     let mut b = tar::Builder::new(Vec::new());
     b.append_path_with_name(busybox, "bin/busybox").unwrap();
     for (name, data) in [("etc/keep", &b"keep\n"[..]), ("etc/gone", b"gone\n")] {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(1_700_000_000);
+        let mut h = root_header(data.len() as u64, 0o644);
         b.append_data(&mut h, name, data).unwrap();
     }
     for app in ["sh", "cat", "rm", "echo", "ls"] {
-        let mut h = tar::Header::new_gnu();
+        let mut h = root_header(0, 0o777);
         h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        h.set_mode(0o777);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(1_700_000_000);
         b.append_link(&mut h, format!("bin/{app}"), "busybox")
             .unwrap();
     }
@@ -433,7 +402,7 @@ fn commit_and_export_a_container_then_import_it_back() {
     assert_eq!(piped.stdout, bytes, "export is deterministic");
 
     // export | import round-trip: the same files, one layer.
-    let out = run_with_stdin(&env, &["import", "-", "imp/roundtrip"], &piped.stdout);
+    let out = env.run_with_stdin(&["import", "-", "imp/roundtrip"], &piped.stdout);
     assert!(
         out.status.success(),
         "{}",
@@ -457,15 +426,8 @@ fn commit_and_export_a_container_then_import_it_back() {
 #[test]
 fn export_refuses_a_terminal() {
     let env = Env::new();
-    // `script` gives strata a pseudo-terminal as stdout, as an interactive shell would.
-    let mut script = std::process::Command::new("script");
-    let inner = env.cmd();
-    script.envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))));
-    let cmdline = format!("{} export whatever", env!("CARGO_BIN_EXE_strata"));
-    let out = script
-        .args(["-qfec", &cmdline, "/dev/null"])
-        .output()
-        .unwrap();
+    // A pseudo-terminal as stdout, as an interactive shell would give.
+    let out = env.run_on_tty("export whatever");
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).replace('\r', ""),
@@ -477,18 +439,6 @@ fn runc_on_path() -> bool {
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join("runc").is_file()))
         .unwrap_or(false)
-}
-
-fn run_out(env: &Env, args: &[&str]) -> String {
-    let out = env.run(args);
-    assert!(
-        out.status.success(),
-        "strata {args:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
@@ -503,18 +453,15 @@ fn run_commit_run_and_export_import_with_real_containers() {
         return;
     }
     // A container writes a file and deletes one of the image's.
-    run_out(
-        &env,
-        &[
-            "run",
-            "--name",
-            "writer",
-            "imp/bb:1",
-            "sh",
-            "-c",
-            "echo new > /etc/new; rm /etc/gone",
-        ],
-    );
+    env.ok(&[
+        "run",
+        "--name",
+        "writer",
+        "imp/bb:1",
+        "sh",
+        "-c",
+        "echo new > /etc/new; rm /etc/gone",
+    ]);
     let out = env.ok(&["commit", "-m", "from writer", "writer", "imp/bbc:1"]);
     let id = image_id(&out);
     assert_eq!(
@@ -527,24 +474,18 @@ fn run_commit_run_and_export_import_with_real_containers() {
         format!("imp/bbc:1 {}\n", &id[7..19])
     );
     assert_eq!(
-        run_out(
-            &env,
-            &["run", "--rm", "imp/bbc:1", "cat", "/etc/new", "/etc/keep"]
-        ),
+        env.ok(&["run", "--rm", "imp/bbc:1", "cat", "/etc/new", "/etc/keep"]),
         "new\nkeep\n"
     );
     assert_eq!(
-        run_out(
-            &env,
-            &[
-                "run",
-                "--rm",
-                "imp/bbc:1",
-                "sh",
-                "-c",
-                "test -e /etc/gone && echo present || echo absent"
-            ]
-        ),
+        env.ok(&[
+            "run",
+            "--rm",
+            "imp/bbc:1",
+            "sh",
+            "-c",
+            "test -e /etc/gone && echo present || echo absent"
+        ]),
         "absent\n"
     );
     assert_eq!(
@@ -565,8 +506,7 @@ fn run_commit_run_and_export_import_with_real_containers() {
         "{}",
         String::from_utf8_lossy(&exported.stderr)
     );
-    let out = run_with_stdin(
-        &env,
+    let out = env.run_with_stdin(
         &["import", "-c", "CMD [\"sh\"]", "-", "imp/flat:1"],
         &exported.stdout,
     );
@@ -576,34 +516,28 @@ fn run_commit_run_and_export_import_with_real_containers() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(
-        run_out(
-            &env,
-            &[
-                "run",
-                "--rm",
-                "imp/flat:1",
-                "sh",
-                "-c",
-                "cat /etc/new; test -e /etc/gone || echo gone"
-            ]
-        ),
+        env.ok(&[
+            "run",
+            "--rm",
+            "imp/flat:1",
+            "sh",
+            "-c",
+            "cat /etc/new; test -e /etc/gone || echo gone"
+        ]),
         "new\ngone\n"
     );
 
     // A running container exports its live root filesystem.
-    run_out(
-        &env,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "live",
-            "imp/bb:1",
-            "sh",
-            "-c",
-            "echo up > /live; sleep 30",
-        ],
-    );
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "imp/bb:1",
+        "sh",
+        "-c",
+        "echo up > /live; sleep 30",
+    ]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let names = loop {
         let out = env.cmd().args(["export", "live"]).output().unwrap();

@@ -5,7 +5,7 @@
 
 use crate::common::*;
 use base64::Engine as _;
-use test_support::proxy::{Fault, FaultProxy};
+use test_support::proxy::Fault;
 use test_support::{ImageSpec, Registry, multi_arch_specs};
 
 const ARCHES: [&str; 3] = ["amd64", "arm64", "arm"];
@@ -46,6 +46,16 @@ fn registry() -> Registry {
 }
 
 /// stderr of a failing run, without strata's `Error: ` prefix.
+/// `strata manifest create FLAGS… LIST REPO:ARCH…`; returns stdout.
+fn create_list(env: &Env, flags: &[&str], list: &str, repo: &str, arches: &[&str]) -> String {
+    let entries: Vec<String> = arches.iter().map(|a| format!("{repo}:{a}")).collect();
+    let mut args = vec!["manifest", "create"];
+    args.extend(flags);
+    args.push(list);
+    args.extend(entries.iter().map(String::as_str));
+    env.ok(&args)
+}
+
 fn error_text(env: &Env, args: &[&str]) -> String {
     let err = env.fails(args);
     err.strip_prefix("Error: ")
@@ -65,15 +75,7 @@ fn local_lists_match_docker() {
         format!("{r}:arm"),
     );
     assert_eq!(
-        env.ok(&[
-            "manifest",
-            "create",
-            "--insecure",
-            &list,
-            &amd64,
-            &arm64,
-            &arm
-        ]),
+        create_list(&env, &["--insecure"], &list, &r, &ARCHES),
         golden("manifest-list-created.txt", &reg)
     );
     assert_eq!(
@@ -226,10 +228,7 @@ fn manifest_push_matches_docker() {
     let env = Env::new();
     let r = format!("{}/golden/ml", reg.addr);
     let list = format!("{r}:list");
-    let mut create = vec!["manifest", "create", "--insecure", &list];
-    let entries: Vec<String> = ARCHES.iter().map(|a| format!("{r}:{a}")).collect();
-    create.extend(entries.iter().map(String::as_str));
-    env.ok(&create);
+    create_list(&env, &["--insecure"], &list, &r, &ARCHES);
     env.ok(&[
         "manifest",
         "annotate",
@@ -269,10 +268,7 @@ fn manifest_push_matches_docker() {
     // then reads the pushed one from the registry.
     let rd = format!("{}/golden/mld", reg.addr);
     let dlist = format!("{rd}:list");
-    let mut create = vec!["manifest", "create", &dlist];
-    let dentries: Vec<String> = ARCHES.iter().map(|a| format!("{rd}:{a}")).collect();
-    create.extend(dentries.iter().map(String::as_str));
-    env.ok(&create);
+    create_list(&env, &[], &dlist, &rd, &ARCHES);
     assert_eq!(
         env.ok(&["manifest", "push", "--purge", &dlist]),
         golden("manifest-list-push-docker.txt", &reg)
@@ -288,13 +284,7 @@ fn manifest_push_matches_docker() {
 
     // A list in another repository: blobs mounted, manifests pushed there by digest.
     let other = format!("{}/golden/ml-other:list", reg.addr);
-    env.ok(&[
-        "manifest",
-        "create",
-        &other,
-        &format!("{r}:amd64"),
-        &format!("{r}:arm64"),
-    ]);
+    create_list(&env, &[], &other, &r, &["amd64", "arm64"]);
     assert_eq!(
         env.ok(&["manifest", "push", &other]),
         golden("manifest-list-push-other-repo.txt", &reg)
@@ -330,13 +320,7 @@ fn manifest_push_oci_index_on_request() {
     let env = Env::new();
     let rd = format!("{}/golden/mld", reg.addr);
     let list = format!("{rd}:oci");
-    env.ok(&[
-        "manifest",
-        "create",
-        &list,
-        &format!("{rd}:amd64"),
-        &format!("{rd}:arm64"),
-    ]);
+    create_list(&env, &[], &list, &rd, &["amd64", "arm64"]);
     let digest = env.ok(&["manifest", "push", "--oci", &list]);
     let raw = raw_manifest(&list);
     assert_eq!(
@@ -354,24 +338,17 @@ fn manifest_push_oci_index_on_request() {
 #[test]
 fn manifest_push_copies_blobs_a_registry_does_not_mount() {
     let reg = registry();
-    let proxy = FaultProxy::start(
-        &reg.addr,
-        vec![Fault::DropQuery {
+    let proxy = fault_proxy(
+        &reg,
+        Fault::DropQuery {
             path_contains: "mount=".into(),
             times: u32::MAX,
-        }],
-    )
-    .unwrap();
+        },
+    );
     let env = Env::new();
     let r = format!("{}/golden/ml", proxy.addr);
     let list = format!("{}/golden/copied:list", proxy.addr);
-    env.ok(&[
-        "manifest",
-        "create",
-        &list,
-        &format!("{r}:amd64"),
-        &format!("{r}:arm"),
-    ]);
+    create_list(&env, &[], &list, &r, &["amd64", "arm"]);
     let out = env.ok(&["manifest", "push", "--purge", &list]);
     assert_eq!(out.lines().count(), 3, "{out}");
     assert!(out.starts_with(&format!("Pushed ref {}/golden/copied@sha256:", proxy.addr)));
@@ -419,12 +396,13 @@ fn manifest_push_needs_credentials_where_the_registry_wants_them() {
     )
     .unwrap();
     let list = format!("{}/private/app:list", reg.addr);
-    env.ok(&[
-        "manifest",
-        "create",
+    create_list(
+        &env,
+        &[],
         &list,
-        &format!("{}/private/app:amd64", reg.addr),
-    ]);
+        &format!("{}/private/app", reg.addr),
+        &["amd64"],
+    );
     std::fs::remove_file(&config).unwrap();
     let err = env.fails(&["manifest", "push", &list]);
     assert_eq!(

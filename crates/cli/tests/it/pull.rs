@@ -182,15 +182,8 @@ fn tty_progress_redraws_lines_in_place() {
     let built = publish(&reg, &sample_image(), "lab/tty:1");
     let env = Env::new();
     let name = format!("{}/lab/tty:1", reg.addr);
-    // `script` runs strata on a pseudo-terminal, as a user's shell would.
-    let mut script = std::process::Command::new("script");
-    let inner = env.cmd();
-    script.envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))));
-    let cmdline = format!("{} pull {name}", env!("CARGO_BIN_EXE_strata"));
-    let out = script
-        .args(["-qfec", &cmdline, "/dev/null"])
-        .output()
-        .unwrap();
+    // On a pseudo-terminal, as a user's shell would run it.
+    let out = env.run_on_tty(&format!("pull {name}"));
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

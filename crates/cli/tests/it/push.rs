@@ -158,6 +158,16 @@ fn files_of(env: &Env, image: &str) -> Vec<(String, String)> {
     tree(&m.path)
 }
 
+/// Pulls `pushed` into a fresh root and checks it holds the files `env` has for `original`;
+/// returns that root and the files.
+fn pull_fresh(env: &Env, original: &str, pushed: &str) -> (Env, Vec<(String, String)>) {
+    let fresh = Env::new();
+    fresh.ok(&["pull", "-q", pushed]);
+    let files = files_of(&fresh, pushed);
+    assert_eq!(files, files_of(env, original), "{pushed} vs {original}");
+    (fresh, files)
+}
+
 /// The sample fixture's first layer as an uncompressed tar: what the goldens' `docker import`
 /// was given.
 fn sample_layer_tar(dir: &Path) -> std::path::PathBuf {
@@ -307,13 +317,9 @@ fn imported_image_is_pushed_mounted_and_pulled_back() {
         manifest["layers"][0]["mediaType"],
         "application/vnd.oci.image.layer.v1.tar+gzip"
     );
-    let fresh = Env::new();
-    fresh.ok(&["pull", "-q", &format!("{r}/push/imported2:1")]);
-    assert_eq!(fresh.inspect(&format!("{r}/push/imported2:1"))["Id"], id);
-    assert_eq!(
-        files_of(&fresh, &format!("{r}/push/imported2:1")),
-        files_of(&env, &format!("{r}/push/imported:1"))
-    );
+    let pushed = format!("{r}/push/imported2:1");
+    let (fresh, _) = pull_fresh(&env, &format!("{r}/push/imported:1"), &pushed);
+    assert_eq!(fresh.inspect(&pushed)["Id"], id);
 }
 
 #[test]
@@ -354,16 +360,9 @@ fn zstd_re_encodes_only_the_layers_strata_made() {
         raw.len()
     )));
     // Pulled back on a fresh root: the same image (same config), the same files.
-    let fresh = Env::new();
-    fresh.ok(&["pull", "-q", &format!("{r}/push/zimp:1")]);
-    assert_eq!(
-        fresh.inspect(&format!("{r}/push/zimp:1"))["Id"],
-        env.inspect(&format!("{r}/push/zimp:1"))["Id"]
-    );
-    assert_eq!(
-        files_of(&fresh, &format!("{r}/push/zimp:1")),
-        files_of(&env, &format!("{r}/push/zimp:1"))
-    );
+    let zimp = format!("{r}/push/zimp:1");
+    let (fresh, _) = pull_fresh(&env, &zimp, &zimp);
+    assert_eq!(fresh.inspect(&zimp)["Id"], env.inspect(&zimp)["Id"]);
 
     // A pulled image keeps its bytes under --compression zstd.
     pull_and_tag_four(&env, r);
@@ -463,12 +462,7 @@ fn chunked_upload_and_a_blob_the_store_never_downloaded() {
     assert_eq!(skopeo_raw(&format!("{r}/src/same:2")), same.manifest_bytes);
 
     // And a fresh root pulls it from there.
-    let fresh = Env::new();
-    fresh.ok(&["pull", "-q", &format!("{o}/dst/plain:1")]);
-    assert_eq!(
-        files_of(&fresh, &format!("{o}/dst/plain:1")),
-        files_of(&env, &format!("{r}/src/gz:1"))
-    );
+    pull_fresh(&env, &format!("{r}/src/gz:1"), &format!("{o}/dst/plain:1"));
 }
 
 #[test]
@@ -605,15 +599,12 @@ fn committed_image_is_pushed_and_pulled_back() {
     );
 
     for name in ["push/committed:1", "push/committed-z:1"] {
-        let fresh = Env::new();
-        let full = format!("{r}/{name}");
-        fresh.ok(&["pull", "-q", &full]);
-        let files = files_of(&fresh, &full);
+        let original = format!("{r}/push/committed:1");
+        let (_, files) = pull_fresh(&env, &original, &format!("{r}/{name}"));
         assert!(
             files.contains(&("etc/new".into(), "new\n".into())),
             "{files:?}"
         );
-        assert_eq!(files, files_of(&env, &format!("{r}/push/committed:1")));
     }
 }
 

@@ -3,10 +3,9 @@
 //! and a removal racing a pull in another process.
 
 use crate::common::*;
-use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
-use test_support::proxy::{Fault, FaultProxy};
+use test_support::proxy::Fault;
 use test_support::{Comp, Entry, ImageSpec, LayerSpec, Registry, four_layer_image, sample_image};
 
 fn golden(name: &str) -> String {
@@ -42,13 +41,7 @@ impl Fx {
 
     /// Runs strata, returns stdout + stderr + `exit N` with the registry redacted.
     fn run(&self, args: &[&str]) -> String {
-        let args: Vec<String> = args.iter().map(|a| self.r(a)).collect();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = self.env.run(&args);
-        let mut text = String::from_utf8_lossy(&out.stdout).to_string();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        text.push_str(&format!("exit {}\n", out.status.code().unwrap_or(-1)));
-        text.replace(&self.reg.addr, "{REGISTRY}")
+        self.env.transcript(&self.reg.addr, args)
     }
 
     fn id(&self, r: &str) -> String {
@@ -248,16 +241,7 @@ fn stopped_container_conflicts_and_prune_keeps_used_images() {
 }
 
 fn answer_n(env: &Env, args: &[&str]) -> String {
-    let mut child = env
-        .cmd()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"n\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = env.run_with_stdin(args, b"n\n");
     format!(
         "{}{}\nexit {}\n",
         String::from_utf8_lossy(&out.stdout),
@@ -318,15 +302,7 @@ fn prune_prompts_and_dangling_prune() {
 
 /// Image bytes: a small layer shared with another image, then `mb` incompressible megabytes.
 fn shared_base_image(seed: u64, mb: usize) -> ImageSpec {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed;
-    let data: Vec<u8> = (0..mb * 1_000_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
+    let data = test_support::noise(seed, mb * 1_000_000);
     ImageSpec {
         layers: vec![
             LayerSpec::new(Comp::Gzip, vec![Entry::file("base.txt", "shared\n")]),
@@ -347,14 +323,13 @@ fn rmi_during_a_pull_of_an_image_sharing_its_layers_leaves_the_pull_intact() {
         .as_str()
         .unwrap()
         .to_string();
-    let proxy = FaultProxy::start(
-        &reg.addr,
-        vec![Fault::Throttle {
+    let proxy = fault_proxy(
+        &reg,
+        Fault::Throttle {
             path_contains: "/blobs/".into(),
             bytes_per_sec: 1_000_000,
-        }],
-    )
-    .unwrap();
+        },
+    );
     let b_name = format!("{}/rmi/b:1", proxy.addr);
     let child = env
         .cmd()

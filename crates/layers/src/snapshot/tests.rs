@@ -55,6 +55,46 @@ fn tmp_entries(snaps: &Snapshots) -> Vec<String> {
     v
 }
 
+/// Commits the two-layer image (`bottom`, then `top` with whiteouts and an opaque directory in
+/// overlay form or in AUFS `.wh.` form) that [`assert_union`] checks.
+fn two_layers(snaps: &Snapshots, overlay_form: bool) -> (Digest, Digest) {
+    let (bottom, top) = (digest("bottom"), digest("top"));
+    layer(snaps, &bottom, |d| {
+        write(&d.join("etc/os-release"), "bottom");
+        write(&d.join("keep/file"), "kept");
+        write(&d.join("gone/file"), "gone");
+        write(&d.join("removed.txt"), "removed");
+        write(&d.join("opq/old"), "old");
+    });
+    layer(snaps, &top, |d| {
+        write(&d.join("etc/os-release"), "top");
+        if overlay_form {
+            whiteout(&d.join("removed.txt"));
+            whiteout(&d.join("gone"));
+            opaque(&d.join("opq"));
+        } else {
+            write(&d.join(".wh.removed.txt"), "");
+            write(&d.join(".wh.gone"), "");
+            write(&d.join("opq/.wh..wh..opq"), "");
+        }
+        write(&d.join("opq/new"), "new");
+    });
+    (bottom, top)
+}
+
+/// The view `m` of [`two_layers`] shows their union.
+fn assert_union(m: &Path) {
+    assert_eq!(read(&m.join("etc/os-release")), "top", "later layer wins");
+    assert_eq!(read(&m.join("keep/file")), "kept");
+    assert!(!m.join("removed.txt").exists(), "whiteout hides a file");
+    assert!(!m.join("gone").exists(), "whiteout hides a directory");
+    assert_eq!(read(&m.join("opq/new")), "new");
+    assert!(
+        !m.join("opq/old").exists(),
+        "opaque dir hides lower contents"
+    );
+}
+
 #[test]
 fn prepare_commit_remove() {
     let tmp = tempfile::tempdir().unwrap();
@@ -147,21 +187,7 @@ fn overlay_view_applies_whiteouts_and_opaque_dirs() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let snaps = Snapshots::open(tmp.path()).unwrap();
-    let (bottom, top) = (digest("bottom"), digest("top"));
-    layer(&snaps, &bottom, |d| {
-        write(&d.join("etc/os-release"), "bottom");
-        write(&d.join("keep/file"), "kept");
-        write(&d.join("gone/file"), "gone");
-        write(&d.join("removed.txt"), "removed");
-        write(&d.join("opq/old"), "old");
-    });
-    layer(&snaps, &top, |d| {
-        write(&d.join("etc/os-release"), "top");
-        whiteout(&d.join("removed.txt"));
-        whiteout(&d.join("gone"));
-        opaque(&d.join("opq"));
-        write(&d.join("opq/new"), "new");
-    });
+    let (bottom, top) = two_layers(&snaps, true);
 
     let view = snaps
         .mount("img", &[bottom.clone(), top.clone()], Driver::Overlay)
@@ -170,15 +196,7 @@ fn overlay_view_applies_whiteouts_and_opaque_dirs() {
     assert_eq!(view.path, tmp.path().join("mounts/img/merged"));
     assert!(snaps.is_mounted("img").unwrap());
     let m = &view.path;
-    assert_eq!(read(&m.join("etc/os-release")), "top", "later layer wins");
-    assert_eq!(read(&m.join("keep/file")), "kept");
-    assert!(!m.join("removed.txt").exists(), "whiteout hides a file");
-    assert!(!m.join("gone").exists(), "whiteout hides a directory");
-    assert_eq!(read(&m.join("opq/new")), "new");
-    assert!(
-        !m.join("opq/old").exists(),
-        "opaque dir hides lower contents"
-    );
+    assert_union(m);
     // Read-only.
     let err = fs::write(m.join("new-file"), "x").unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EROFS));
@@ -280,39 +298,11 @@ fn views_reject_bad_names_and_missing_layers() {
 fn check_union_semantics(driver: Driver, overlay_form: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let snaps = Snapshots::open(tmp.path()).unwrap();
-    let (bottom, top) = (digest("bottom"), digest("top"));
-    layer(&snaps, &bottom, |d| {
-        write(&d.join("etc/os-release"), "bottom");
-        write(&d.join("keep/file"), "kept");
-        write(&d.join("gone/file"), "gone");
-        write(&d.join("removed.txt"), "removed");
-        write(&d.join("opq/old"), "old");
-    });
-    layer(&snaps, &top, |d| {
-        write(&d.join("etc/os-release"), "top");
-        if overlay_form {
-            whiteout(&d.join("removed.txt"));
-            whiteout(&d.join("gone"));
-            opaque(&d.join("opq"));
-        } else {
-            write(&d.join(".wh.removed.txt"), "");
-            write(&d.join(".wh.gone"), "");
-            write(&d.join("opq/.wh..wh..opq"), "");
-        }
-        write(&d.join("opq/new"), "new");
-    });
+    let (bottom, top) = two_layers(&snaps, overlay_form);
     let view = snaps.mount("img", &[bottom.clone(), top], driver).unwrap();
     assert_eq!(view.driver, driver);
     let m = &view.path;
-    assert_eq!(read(&m.join("etc/os-release")), "top", "later layer wins");
-    assert_eq!(read(&m.join("keep/file")), "kept");
-    assert!(!m.join("removed.txt").exists(), "whiteout hides a file");
-    assert!(!m.join("gone").exists(), "whiteout hides a directory");
-    assert_eq!(read(&m.join("opq/new")), "new");
-    assert!(
-        !m.join("opq/old").exists(),
-        "opaque dir hides lower contents"
-    );
+    assert_union(m);
     assert!(
         !m.join(".wh.removed.txt").exists() && !m.join("opq/.wh..wh..opq").exists(),
         "no markers leak"

@@ -828,24 +828,25 @@ fn check_merged(target: &Path) {
     assert!(all.values().all(|v| !v.starts_with("char")), "{all:?}");
 }
 
-#[test]
-fn dir_onto_from_overlay_form() {
+/// The upper layer unpacked with `opts` (overlay or AUFS whiteout form), then applied onto the
+/// lower tree.
+fn check_dir_onto(opts: &UnpackOptions) {
     let s = Sandbox::new();
-    s.apply(&upper_tar(), &ROOT).unwrap();
+    s.apply(&upper_tar(), opts).unwrap();
     let target = s._tmp.path().join("merged");
     lower_tree(&target);
-    apply_dir_onto(&s.dest, &target, &ROOT).unwrap();
+    apply_dir_onto(&s.dest, &target, opts).unwrap();
     check_merged(&target);
 }
 
 #[test]
+fn dir_onto_from_overlay_form() {
+    check_dir_onto(&ROOT);
+}
+
+#[test]
 fn dir_onto_from_aufs_form() {
-    let s = Sandbox::new();
-    s.apply(&upper_tar(), &ROOTLESS).unwrap();
-    let target = s._tmp.path().join("merged");
-    lower_tree(&target);
-    apply_dir_onto(&s.dest, &target, &ROOTLESS).unwrap();
-    check_merged(&target);
+    check_dir_onto(&ROOTLESS);
 }
 
 #[test]

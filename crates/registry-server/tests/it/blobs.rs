@@ -182,21 +182,11 @@ async fn streamed_patch_and_final_chunk_in_put() {
     let bytes = data(3, 70_000);
     let d = Digest::of(&bytes);
     let loc = s.start_upload("a").await;
-    let r = s
-        .client
-        .patch(s.url(&loc))
-        .body(bytes[..50_000].to_vec())
-        .send()
-        .await
-        .unwrap();
+    let r = s.send_body(Method::PATCH, &loc, &bytes[..50_000]).await;
     assert_eq!(r.status(), 202);
     let put = s
-        .client
-        .put(s.url(&format!("{loc}?digest={d}")))
-        .body(bytes[50_000..].to_vec())
-        .send()
-        .await
-        .unwrap();
+        .send_body(Method::PUT, &format!("{loc}?digest={d}"), &bytes[50_000..])
+        .await;
     assert_eq!(put.status(), 201, "{}", put.text().await.unwrap());
     assert_eq!(
         s.get(&format!("/v2/a/blobs/{d}"))
@@ -213,35 +203,35 @@ async fn digest_mismatch_stores_nothing() {
     let s = TestServer::start().await;
     let wrong = Digest::of(b"something else");
     let r = s
-        .client
-        .post(s.url(&format!("/v2/lib/a/blobs/uploads/?digest={wrong}")))
-        .body(b"the real bytes".to_vec())
-        .send()
-        .await
-        .unwrap();
+        .send_body(
+            Method::POST,
+            &format!("/v2/lib/a/blobs/uploads/?digest={wrong}"),
+            b"the real bytes",
+        )
+        .await;
     assert_eq!(r.status(), 400);
     assert_eq!(code(r).await, "DIGEST_INVALID");
 
     let loc = s.start_upload("lib/a").await;
     let r = s
-        .client
-        .put(s.url(&format!("{loc}?digest={wrong}")))
-        .body(b"other real bytes".to_vec())
-        .send()
-        .await
-        .unwrap();
+        .send_body(
+            Method::PUT,
+            &format!("{loc}?digest={wrong}"),
+            b"other real bytes",
+        )
+        .await;
     assert_eq!(r.status(), 400);
     assert_eq!(code(r).await, "DIGEST_INVALID");
 
     // Malformed digests too.
     for bad in ["sha256:abc", "md5:0000", "nonsense"] {
         let r = s
-            .client
-            .post(s.url(&format!("/v2/lib/a/blobs/uploads/?digest={bad}")))
-            .body(b"x".to_vec())
-            .send()
-            .await
-            .unwrap();
+            .send_body(
+                Method::POST,
+                &format!("/v2/lib/a/blobs/uploads/?digest={bad}"),
+                b"x",
+            )
+            .await;
         assert_eq!(r.status(), 400, "{bad}");
         assert_eq!(code(r).await, "DIGEST_INVALID");
     }
@@ -266,13 +256,7 @@ async fn upload_sessions_belong_to_their_repository() {
         (reqwest::Method::PUT, format!("{other}?digest={d}")),
         (reqwest::Method::DELETE, other.clone()),
     ] {
-        let r = s
-            .client
-            .request(method.clone(), s.url(&path))
-            .body(b"x".to_vec())
-            .send()
-            .await
-            .unwrap();
+        let r = s.send_body(method.clone(), &path, b"x").await;
         assert_eq!(r.status(), 404, "{method}");
         assert_eq!(code(r).await, "BLOB_UPLOAD_UNKNOWN");
     }

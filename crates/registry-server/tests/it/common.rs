@@ -77,10 +77,25 @@ impl TestServer {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
+    /// `GET path`, its body as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.unwrap()
+    }
+
     /// `method path` without a body.
     pub async fn send(&self, method: Method, path: &str) -> Response {
         self.client
             .request(method, self.url(path))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `method path` with `bytes` as the body.
+    pub async fn send_body(&self, method: Method, path: &str, bytes: &[u8]) -> Response {
+        self.client
+            .request(method, self.url(path))
+            .body(bytes.to_vec())
             .send()
             .await
             .unwrap()
@@ -114,12 +129,12 @@ impl TestServer {
     pub async fn push_blob(&self, repo: &str, bytes: &[u8]) -> Digest {
         let d = Digest::of(bytes);
         let resp = self
-            .client
-            .post(self.url(&format!("/v2/{repo}/blobs/uploads/?digest={d}")))
-            .body(bytes.to_vec())
-            .send()
-            .await
-            .unwrap();
+            .send_body(
+                Method::POST,
+                &format!("/v2/{repo}/blobs/uploads/?digest={d}"),
+                bytes,
+            )
+            .await;
         assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
         d
     }

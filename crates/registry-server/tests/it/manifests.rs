@@ -64,7 +64,7 @@ async fn all_four_media_types_round_trip_byte_for_byte() {
         assert_eq!(get.headers()["content-type"], list_mt);
         assert_eq!(get.bytes().await.unwrap(), idx);
     }
-    let tags: Value = s.get("/v2/lib/m/tags/list").await.json().await.unwrap();
+    let tags = s.get_json("/v2/lib/m/tags/list").await;
     assert_eq!(
         tags,
         json!({"name": "lib/m", "tags": ["docker", "docker-list", "oci", "oci-list"]})
@@ -124,7 +124,7 @@ async fn bad_manifests_are_refused_with_the_spec_codes() {
         code(s.get("/v2/lib/m/manifests/t").await).await,
         "MANIFEST_UNKNOWN"
     );
-    let tags: Value = s.get("/v2/lib/m/tags/list").await.json().await.unwrap();
+    let tags = s.get_json("/v2/lib/m/tags/list").await;
     assert_eq!(tags["tags"], json!([]));
     // An invalid tag.
     let r = s.put_manifest("lib/m", "-bad", OCI_MANIFEST, &good).await;
@@ -151,22 +151,12 @@ async fn deleting_tags_and_manifests() {
     assert_eq!(s.get("/v2/lib/d/manifests/v1").await.status(), 404);
     assert_eq!(s.get("/v2/lib/d/manifests/v2").await.status(), 200);
     // By digest: the manifest and every tag pointing at it.
-    let del = s
-        .send(
-            Method::DELETE,
-            &format!("/v2/lib/d/manifests/{}", img.digest),
-        )
-        .await;
+    let by_digest = format!("/v2/lib/d/manifests/{}", img.digest);
+    let del = s.send(Method::DELETE, &by_digest).await;
     assert_eq!(del.status(), 202);
     assert_eq!(s.get("/v2/lib/d/manifests/v2").await.status(), 404);
-    let r = s.get(&format!("/v2/lib/d/manifests/{}", img.digest)).await;
-    assert_eq!(code(r).await, "MANIFEST_UNKNOWN");
-    let again = s
-        .send(
-            Method::DELETE,
-            &format!("/v2/lib/d/manifests/{}", img.digest),
-        )
-        .await;
+    assert_eq!(code(s.get(&by_digest).await).await, "MANIFEST_UNKNOWN");
+    let again = s.send(Method::DELETE, &by_digest).await;
     assert_eq!(again.status(), 404);
 }
 
@@ -196,12 +186,7 @@ async fn tags_and_catalog_paginate_with_link_headers() {
         }
     }
     assert_eq!(seen, ["a", "b", "c", "d", "e"]);
-    let v: Value = s
-        .get("/v2/lib/p/tags/list?n=2&last=b")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v = s.get_json("/v2/lib/p/tags/list?n=2&last=b").await;
     assert_eq!(v["tags"], json!(["c", "d"]));
     let r = s.get("/v2/lib/p/tags/list?n=-1").await;
     assert_eq!(r.status(), 400);
@@ -213,7 +198,7 @@ async fn tags_and_catalog_paginate_with_link_headers() {
     for repo in ["lib/q", "z", "a/b/c"] {
         s.push_image(repo, "t", 2).await;
     }
-    let all: Value = s.get("/v2/_catalog").await.json().await.unwrap();
+    let all = s.get_json("/v2/_catalog").await;
     assert_eq!(all["repositories"], json!(["a/b/c", "lib/p", "lib/q", "z"]));
     let r = s.get("/v2/_catalog?n=3").await;
     assert_eq!(

@@ -93,12 +93,9 @@ async fn referrers_are_listed_filtered_and_dropped_with_their_manifest() {
         .send(Method::DELETE, &format!("/v2/lib/r/manifests/{sig}"))
         .await;
     assert_eq!(del.status(), 202);
-    let v: Value = s
-        .get(&format!("/v2/lib/r/referrers/{}", img.digest))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v = s
+        .get_json(&format!("/v2/lib/r/referrers/{}", img.digest))
+        .await;
     assert_eq!(v["manifests"].as_array().unwrap().len(), 1);
 }
 
@@ -112,11 +109,8 @@ async fn a_referrer_may_be_pushed_before_its_subject() {
         layer_digest: Digest::of(b""),
     };
     push_referrer(&s, "lib/early", &ghost, SIG).await;
-    let v: Value = s
-        .get(&format!("/v2/lib/early/referrers/{}", ghost.digest))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v = s
+        .get_json(&format!("/v2/lib/early/referrers/{}", ghost.digest))
+        .await;
     assert_eq!(v["manifests"].as_array().unwrap().len(), 1);
 }

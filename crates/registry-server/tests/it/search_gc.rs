@@ -3,7 +3,7 @@
 use crate::common::*;
 use registry_server::gc;
 use registry_server::search::set_meta;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_matches_names_and_descriptions_with_docker_hubs_shape() {
@@ -32,7 +32,7 @@ async fn search_matches_names_and_descriptions_with_docker_hubs_shape() {
     )
     .unwrap();
 
-    let v: Value = s.get("/v1/search?q=UBUNTU").await.json().await.unwrap();
+    let v = s.get_json("/v1/search?q=UBUNTU").await;
     assert_eq!(
         v,
         json!({
@@ -49,24 +49,14 @@ async fn search_matches_names_and_descriptions_with_docker_hubs_shape() {
             ]
         })
     );
-    let v: Value = s
-        .get("/v1/search?q=library&n=1&page=2")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v = s.get_json("/v1/search?q=library&n=1&page=2").await;
     assert_eq!(v["num_pages"], 2);
     assert_eq!(v["num_results"], 2);
     assert_eq!(v["page_size"], 1);
     assert_eq!(v["results"][0]["name"], "library/alpine");
-    let v: Value = s.get("/v1/search?q=x&n=1000").await.json().await.unwrap();
+    let v = s.get_json("/v1/search?q=x&n=1000").await;
     assert_eq!(v["page_size"], 100);
-    let v: Value = s
-        .get("/v1/search?q=nothing-matches")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v = s.get_json("/v1/search?q=nothing-matches").await;
     assert_eq!(v["num_results"], 0);
     assert_eq!(v["results"], json!([]));
     let r = s.get("/v1/search?q=a&n=abc").await;
