@@ -144,6 +144,26 @@ impl CliRuntime {
         c
     }
 
+    /// Runs `<runtime> <what> …` for container `id` with `io` attached and the runtime's log in
+    /// a file of its own; returns the exit status and the log's last error (the log is removed).
+    fn invoke(
+        &self,
+        id: &str,
+        what: &str,
+        io: ProcessIo,
+        args: impl FnOnce(&mut Command),
+    ) -> std::result::Result<(std::process::ExitStatus, Option<String>), RuntimeError> {
+        let log = self.log_file(id, what)?;
+        let mut cmd = self.base(Some(&log));
+        cmd.arg(what);
+        args(&mut cmd);
+        cmd.stdin(io.stdin).stdout(io.stdout).stderr(io.stderr);
+        let status = self.logged(cmd)?;
+        let err = last_error(&log);
+        let _ = std::fs::remove_file(&log);
+        Ok((status, err))
+    }
+
     fn log_file(&self, id: &str, what: &str) -> Result<PathBuf> {
         fsutil::private_dir(&self.log_dir).map_err(|e| {
             Error::new(
@@ -204,20 +224,9 @@ impl Runtime for CliRuntime {
         pid_file: &Path,
         io: ProcessIo,
     ) -> std::result::Result<(), RuntimeError> {
-        let log = self.log_file(id, "create")?;
-        let mut cmd = self.base(Some(&log));
-        cmd.arg("create")
-            .arg("--bundle")
-            .arg(bundle)
-            .arg("--pid-file")
-            .arg(pid_file)
-            .arg(id)
-            .stdin(io.stdin)
-            .stdout(io.stdout)
-            .stderr(io.stderr);
-        let status = self.logged(cmd)?;
-        let err = last_error(&log);
-        let _ = std::fs::remove_file(&log);
+        let (status, err) = self.invoke(id, "create", io, |cmd| {
+            bundle_args(cmd, bundle, pid_file, id);
+        })?;
         if status.success() {
             return Ok(());
         }
@@ -239,27 +248,12 @@ impl Runtime for CliRuntime {
         pid_file: &Path,
         io: ProcessIo,
     ) -> std::result::Result<i32, RuntimeError> {
-        let log = self.log_file(id, "run")?;
-        let mut cmd = self.base(Some(&log));
-        cmd.arg("run")
-            .arg("--bundle")
-            .arg(bundle)
-            .arg("--pid-file")
-            .arg(pid_file)
-            .arg(id)
-            .stdin(io.stdin)
-            .stdout(io.stdout)
-            .stderr(io.stderr);
-        let status = self.logged(cmd)?;
-        let err = last_error(&log);
-        let _ = std::fs::remove_file(&log);
-        match (err, status.code()) {
-            (Some(msg), _) if !pid_file.exists() => Err(RuntimeError::task(&msg)),
-            (_, Some(code)) => Ok(code),
-            (_, None) => {
-                use std::os::unix::process::ExitStatusExt;
-                Ok(128 + status.signal().unwrap_or(9))
-            }
+        let (status, err) = self.invoke(id, "run", io, |cmd| {
+            bundle_args(cmd, bundle, pid_file, id);
+        })?;
+        match err {
+            Some(msg) if !pid_file.exists() => Err(RuntimeError::task(&msg)),
+            _ => Ok(exit_code(status)),
         }
     }
 
@@ -290,39 +284,45 @@ impl Runtime for CliRuntime {
         opts: &ExecOptions,
         io: ProcessIo,
     ) -> std::result::Result<i32, RuntimeError> {
-        let log = self.log_file(id, "exec")?;
-        let mut cmd = self.base(Some(&log));
-        cmd.arg("exec");
-        if opts.tty {
-            cmd.arg("--tty");
-        }
-        if let Some(cwd) = &opts.cwd {
-            cmd.arg("--cwd").arg(cwd);
-        }
-        for e in &opts.env {
-            cmd.arg("--env").arg(e);
-        }
-        if let Some(u) = &opts.user {
-            cmd.arg("--user").arg(u);
-        }
-        cmd.arg(id)
-            .args(&opts.args)
-            .stdin(io.stdin)
-            .stdout(io.stdout)
-            .stderr(io.stderr);
-        let status = self.logged(cmd)?;
-        let err = last_error(&log);
-        let _ = std::fs::remove_file(&log);
+        let (status, err) = self.invoke(id, "exec", io, |cmd| {
+            if opts.tty {
+                cmd.arg("--tty");
+            }
+            if let Some(cwd) = &opts.cwd {
+                cmd.arg("--cwd").arg(cwd);
+            }
+            for e in &opts.env {
+                cmd.arg("--env").arg(e);
+            }
+            if let Some(u) = &opts.user {
+                cmd.arg("--user").arg(u);
+            }
+            cmd.arg(id).args(&opts.args);
+        })?;
         if let Some(msg) = err
             && !status.success()
         {
             return Err(RuntimeError::task(&msg));
         }
-        use std::os::unix::process::ExitStatusExt;
-        Ok(status
-            .code()
-            .unwrap_or_else(|| 128 + status.signal().unwrap_or(9)))
+        Ok(exit_code(status))
     }
+}
+
+/// `--bundle B --pid-file P ID`, as `create` and `run` take them.
+fn bundle_args(cmd: &mut Command, bundle: &Path, pid_file: &Path, id: &str) {
+    cmd.arg("--bundle")
+        .arg(bundle)
+        .arg("--pid-file")
+        .arg(pid_file)
+        .arg(id);
+}
+
+/// A process's exit code as a shell reports it: its code, or 128 + the signal that ended it.
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(9))
 }
 
 #[cfg(test)]

@@ -525,21 +525,7 @@ pub fn remove(store: &ManifestStore, lists: &[String]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn entry(reference: &str, body: &str, platform: Option<Platform>) -> Fetched {
-        let bytes = Bytes::from(body.to_string());
-        Fetched {
-            reference: reference.into(),
-            media_type: oci_model::media_type::OCI_MANIFEST.into(),
-            digest: Digest::of(&bytes),
-            bytes,
-            platform,
-        }
-    }
-
-    fn r(s: &str) -> Reference {
-        normalize(s).unwrap()
-    }
+    use crate::manifests::testing::{entry, r};
 
     #[test]
     fn annotate_sets_platform_fields() {

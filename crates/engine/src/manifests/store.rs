@@ -222,22 +222,7 @@ fn write_entry(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifests::lists::normalize;
-
-    fn entry(reference: &str, body: &str, platform: Option<Platform>) -> Fetched {
-        let bytes = Bytes::from(body.to_string());
-        Fetched {
-            reference: reference.into(),
-            media_type: oci_model::media_type::OCI_MANIFEST.into(),
-            digest: Digest::of(&bytes),
-            bytes,
-            platform,
-        }
-    }
-
-    fn r(s: &str) -> Reference {
-        normalize(s).unwrap()
-    }
+    use crate::manifests::testing::{entry, r};
 
     #[test]
     fn file_names_like_docker() {

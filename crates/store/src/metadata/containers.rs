@@ -196,59 +196,53 @@ fn container_is_stale(c: &ContainerRecord) -> bool {
     !container_alive && !monitor_alive
 }
 
+/// Runs `sql` with the record's twelve columns as `?1`…`?12`, in [`CONTAINER_COLUMNS`] order.
+fn execute_row(tx: &rusqlite::Transaction<'_>, sql: &str, c: &ContainerRecord) -> Result<usize> {
+    tx.prepare_cached(sql)
+        .and_then(|mut s| {
+            s.execute(params![
+                c.id,
+                c.name,
+                c.image_id,
+                c.image_ref,
+                serde_json::to_string(&c.command).unwrap_or_else(|_| "[]".into()),
+                c.created_unix,
+                c.state,
+                c.pid,
+                c.exit_code,
+                c.started_at,
+                c.finished_at,
+                config_json(&c.config)?,
+            ])
+        })
+        .map_err(db_err)
+}
+
 impl Db {
     /// Records a new container. A taken name or ID is a [`ErrorKind::Conflict`].
     pub fn insert_container(&self, c: &ContainerRecord) -> Result<()> {
         self.write(|tx| {
-            tx.prepare_cached(&format!(
-                "INSERT INTO containers ({CONTAINER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-            ))
-            .and_then(|mut s| {
-                s.execute(params![
-                    c.id,
-                    c.name,
-                    c.image_id,
-                    c.image_ref,
-                    serde_json::to_string(&c.command).unwrap_or_else(|_| "[]".into()),
-                    c.created_unix,
-                    c.state,
-                    c.pid,
-                    c.exit_code,
-                    c.started_at,
-                    c.finished_at,
-                    config_json(&c.config)?,
-                ])
-            })
-            .map_err(db_err)?;
-            Ok(())
+            execute_row(
+                tx,
+                &format!(
+                    "INSERT INTO containers ({CONTAINER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                ),
+                c,
+            )
+            .map(|_| ())
         })
     }
 
     /// Rewrites every column but the ID. Unknown IDs are [`ErrorKind::NotFound`].
     pub fn update_container(&self, c: &ContainerRecord) -> Result<()> {
         let n = self.write(|tx| {
-            tx.prepare_cached(
+            execute_row(
+                tx,
                 "UPDATE containers SET name = ?2, image_id = ?3, image_ref = ?4, command = ?5, \
                  created_unix = ?6, state = ?7, pid = ?8, exit_code = ?9, started_at = ?10, \
                  finished_at = ?11, config = ?12 WHERE id = ?1",
+                c,
             )
-            .and_then(|mut s| {
-                s.execute(params![
-                    c.id,
-                    c.name,
-                    c.image_id,
-                    c.image_ref,
-                    serde_json::to_string(&c.command).unwrap_or_else(|_| "[]".into()),
-                    c.created_unix,
-                    c.state,
-                    c.pid,
-                    c.exit_code,
-                    c.started_at,
-                    c.finished_at,
-                    config_json(&c.config)?,
-                ])
-            })
-            .map_err(db_err)
         })?;
         if n == 0 {
             return Err(Error::not_found(format!("No such container: {}", c.id)));
