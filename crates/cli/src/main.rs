@@ -3,6 +3,7 @@
 mod commands;
 mod format;
 mod progress;
+mod usage;
 
 use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -213,6 +214,13 @@ fn main() -> ExitCode {
             c
         }
         Err(e) => {
+            let argv: Vec<String> = std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            if let Some(r) = usage::render(&Cli::command(), &argv, &e) {
+                eprint!("{}", r.text);
+                return ExitCode::from(r.code);
+            }
             let code = if e.use_stderr() { 125 } else { 0 };
             let _ = e.print();
             return ExitCode::from(code);

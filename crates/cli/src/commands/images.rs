@@ -23,7 +23,7 @@ pub struct ImagesArgs {
     #[arg(long)]
     pub no_trunc: bool,
     /// Filter output based on conditions provided (dangling, reference, label, before, since, until)
-    #[arg(short, long, value_name = "filter")]
+    #[arg(short, long, value_name = "filter", value_parser = crate::usage::filter_arg)]
     pub filter: Vec<String>,
     /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template
     #[arg(long, value_name = "string")]

@@ -61,7 +61,7 @@ pub struct ImagePruneArgs {
     #[arg(short, long)]
     pub force: bool,
     /// Provide filter values (e.g. "until=<timestamp>")
-    #[arg(long, value_name = "FILTER")]
+    #[arg(long, value_name = "FILTER", value_parser = crate::usage::filter_arg)]
     pub filter: Vec<String>,
 }
 
@@ -127,7 +127,7 @@ pub struct SystemPruneArgs {
     #[arg(short, long)]
     pub force: bool,
     /// Provide filter values (e.g. "label=<key>=<value>")
-    #[arg(long, value_name = "FILTER")]
+    #[arg(long, value_name = "FILTER", value_parser = crate::usage::filter_arg)]
     pub filter: Vec<String>,
 }
 

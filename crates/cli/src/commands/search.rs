@@ -10,7 +10,7 @@ use crate::format::width::ellipsis;
 use clap::Args;
 use engine::images::search::{self, SearchFilter, SearchRow};
 use gotmpl::Value;
-use oci_model::{Error, Result};
+use oci_model::Result;
 use serde_json::json;
 use std::io::Write as _;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use std::sync::Arc;
 #[derive(Args)]
 pub struct SearchArgs {
     /// Filter output based on conditions provided
-    #[arg(short, long, value_name = "filter")]
+    #[arg(short, long, value_name = "filter", value_parser = crate::usage::filter_arg)]
     pub filter: Vec<String>,
     /// Pretty-print search using a Go template
     #[arg(long, value_name = "string")]
@@ -68,16 +68,7 @@ fn context(r: &SearchRow, trunc: bool) -> Value {
     }
 }
 
-/// docker/cli `opts.FilterOpt`: every value must be `name=value`.
-fn check_filter_syntax(filters: &[String]) -> Result<()> {
-    if filters.iter().any(|f| !f.contains('=')) {
-        return Err(Error::invalid("bad format of filter (expected name=value)"));
-    }
-    Ok(())
-}
-
 pub fn run(ctx: &Ctx, a: SearchArgs) -> Result<u8> {
-    check_filter_syntax(&a.filter)?;
     let automated = a.filter.iter().any(|f| {
         f.split_once('=')
             .is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case("is-automated"))
@@ -164,15 +155,6 @@ mod tests {
                 true
             ),
             "a/b||\"\"\n"
-        );
-    }
-
-    #[test]
-    fn filter_syntax() {
-        assert!(check_filter_syntax(&["stars=3".into()]).is_ok());
-        assert_eq!(
-            check_filter_syntax(&["stars".into()]).unwrap_err().message,
-            "bad format of filter (expected name=value)"
         );
     }
 }

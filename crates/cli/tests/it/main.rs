@@ -20,3 +20,4 @@ mod registry;
 mod registry_auth;
 mod rmi;
 mod search;
+mod usage;

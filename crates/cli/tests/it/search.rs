@@ -109,10 +109,6 @@ fn search_filters_like_the_daemon() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), deprecated);
 
     for (args, want) in [
-        (
-            vec!["-f", "stars"],
-            "bad format of filter (expected name=value)",
-        ),
         (vec!["-f", "color=red"], "invalid filter 'color'"),
         (
             vec!["-f", "is-official=maybe"],
@@ -136,6 +132,13 @@ fn search_filters_like_the_daemon() {
         full.push(&term);
         assert_eq!(env.fails(&full), format!("Error: {want}\n"), "{args:?}");
     }
+    // A filter without `=` is refused while parsing the flags, as docker's pflag does.
+    let out = env.run(&["search", "-f", "stars", &term]);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "invalid argument \"stars\" for \"-f, --filter\" flag: bad format of filter (expected name=value)\n\nUsage:  strata search [OPTIONS] TERM\n\nRun 'strata search --help' for more information\n"
+    );
     // --limit 0 is the default, 25.
     assert_eq!(env.ok(&["search", "--limit", "0", &term]), all);
 }

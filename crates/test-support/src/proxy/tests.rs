@@ -1,6 +1,6 @@
 use super::*;
-use std::io::Read;
 use sha2::{Digest, Sha256};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
